@@ -1,0 +1,119 @@
+/**
+ * Every failure a caller can see, as a typed error with a stable `code`.
+ * The HTTP status of each code lives in one table (`functions/token/error-response.ts`).
+ * Messages never contain credentials or tokens: they are written for callers and logs alike.
+ */
+export type ErrorCode =
+  | 'INVALID_TENANT_ID'
+  | 'INVALID_REQUEST_BODY'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'TENANT_NOT_FOUND'
+  | 'TENANT_MISCONFIGURED'
+  | 'UPSTREAM_REJECTED_CREDENTIALS'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'TOKEN_REFRESH_IN_PROGRESS'
+  | 'INVALIDATION_RATE_LIMITED'
+  | 'DEPENDENCY_THROTTLED'
+  | 'INTERNAL_ERROR';
+
+export class VendingError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Seconds a caller should wait before trying again, for the retryable codes. */
+    readonly retryAfterSeconds?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidTenantId extends VendingError {
+  constructor() {
+    super('INVALID_TENANT_ID', 'tenantId must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$');
+  }
+}
+
+export class InvalidRequestBody extends VendingError {
+  constructor(detail: string) {
+    super('INVALID_REQUEST_BODY', `Request body is invalid: ${detail}`);
+  }
+}
+
+export class RouteNotFound extends VendingError {
+  constructor() {
+    super('NOT_FOUND', 'No such route');
+  }
+}
+
+export class MethodNotAllowed extends VendingError {
+  constructor(readonly allowed: string[]) {
+    super('METHOD_NOT_ALLOWED', `Method not allowed; use ${allowed.join(', ')}`);
+  }
+}
+
+export class TenantNotFound extends VendingError {
+  constructor(tenantId: string) {
+    super('TENANT_NOT_FOUND', `No credentials are configured for tenant ${tenantId}`);
+  }
+}
+
+export class TenantMisconfigured extends VendingError {
+  /** `problem` names what is wrong without quoting the secret's content. */
+  constructor(tenantId: string, problem: string) {
+    super('TENANT_MISCONFIGURED', `Credentials of tenant ${tenantId} are misconfigured: ${problem}`);
+  }
+}
+
+export class UpstreamRejectedCredentials extends VendingError {
+  constructor() {
+    super(
+      'UPSTREAM_REJECTED_CREDENTIALS',
+      'Ekuaibao rejected the tenant credentials (HTTP 403): wrong appKey/appSecurity or a baseUrl of another environment',
+    );
+  }
+}
+
+export class UpstreamUnavailable extends VendingError {
+  constructor(detail: string, retryAfterSeconds = 5, options?: ErrorOptions) {
+    super('UPSTREAM_UNAVAILABLE', `Ekuaibao is unavailable: ${detail}`, retryAfterSeconds, options);
+  }
+}
+
+/**
+ * The refresh endpoint said 403: the access token expired or was revoked. Never reaches a
+ * caller: the vendor falls back to getAccessToken.
+ */
+export class UpstreamRefreshRejected extends VendingError {
+  constructor() {
+    super('UPSTREAM_UNAVAILABLE', 'Ekuaibao refused to refresh the token (HTTP 403)');
+  }
+}
+
+export class TokenRefreshInProgress extends VendingError {
+  constructor(retryAfterSeconds: number) {
+    super(
+      'TOKEN_REFRESH_IN_PROGRESS',
+      'Another request is fetching this tenant’s token and did not finish in time',
+      retryAfterSeconds,
+    );
+  }
+}
+
+export class InvalidationRateLimited extends VendingError {
+  constructor(retryAfterSeconds: number) {
+    super(
+      'INVALIDATION_RATE_LIMITED',
+      'This tenant’s token was invalidated moments ago; wait before reporting it again',
+      retryAfterSeconds,
+    );
+  }
+}
+
+export class DependencyThrottled extends VendingError {
+  constructor(dependency: string, options?: ErrorOptions) {
+    super('DEPENDENCY_THROTTLED', `${dependency} is throttling requests`, 1, options);
+  }
+}

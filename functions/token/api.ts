@@ -1,0 +1,117 @@
+/**
+ * The HTTP side of the service: parse the API Gateway event, call the vendor, shape the answer,
+ * map every error to the JSON error body. Middy wires Powertools' logging, metrics and tracing
+ * around it. No decisions about tokens are made here.
+ */
+import middy from '@middy/core';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { z } from 'zod';
+import {
+  InvalidRequestBody,
+  InvalidTenantId,
+  MethodNotAllowed,
+  RouteNotFound,
+  VendingError,
+} from '../domain/errors';
+import type { TokenVendor } from '../domain/token-vendor';
+import { BASE_HEADERS, errorResponse } from './error-response';
+import { METRIC } from './observability';
+import { ROUTES } from './routes';
+
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+export interface TokenApiDependencies {
+  readonly vendor: Pick<TokenVendor, 'vend' | 'invalidate'>;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly tracer: Tracer;
+}
+
+const invalidateBodySchema = z.object({ accessToken: z.string().min(1).max(4096) });
+
+export function createTokenApi(dependencies: TokenApiDependencies) {
+  const { vendor, logger, metrics, tracer } = dependencies;
+
+  const handle = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    const route = ROUTES.find((r) => r.resource === event.resource && r.method === event.httpMethod);
+    if (route === undefined) {
+      const allowed = ROUTES.filter((r) => r.resource === event.resource).map((r) => r.method);
+      throw allowed.length > 0 ? new MethodNotAllowed(allowed) : new RouteNotFound();
+    }
+    const tenantId = parseTenantId(event.pathParameters?.tenantId);
+    logger.appendKeys({ tenantId });
+    switch (route.name) {
+      case 'getToken': {
+        const token = await vendor.vend(tenantId);
+        return { statusCode: 200, headers: { ...BASE_HEADERS }, body: JSON.stringify(token) };
+      }
+      case 'invalidateToken': {
+        const { accessToken } = parseInvalidateBody(event);
+        const outcome = await vendor.invalidate(tenantId, accessToken);
+        metrics.addMetric(METRIC.invalidations, MetricUnit.Count, 1);
+        logger.info('invalidation reported', { outcome });
+        return { statusCode: 204, headers: { 'Cache-Control': 'no-store' }, body: '' };
+      }
+    }
+  };
+
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .use({
+      onError: async (request) => {
+        const requestId = request.event?.requestContext?.requestId ?? request.context?.awsRequestId ?? 'unknown';
+        const response = errorResponse(request.error, requestId);
+        logFailure(logger, request.error, response.statusCode);
+        metrics.addMetric(response.statusCode >= 500 ? METRIC.serverErrors : METRIC.clientErrors, MetricUnit.Count, 1);
+        request.response = response;
+      },
+    })
+    .handler(handle);
+}
+
+function parseTenantId(raw: string | undefined): string {
+  if (raw === undefined || !TENANT_ID_PATTERN.test(raw)) throw new InvalidTenantId();
+  return raw;
+}
+
+function parseInvalidateBody(event: APIGatewayProxyEvent): { accessToken: string } {
+  if (event.body === null || event.body === '') throw new InvalidRequestBody('expected {"accessToken":"..."}');
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new InvalidRequestBody('not JSON');
+  }
+  const parsed = invalidateBodySchema.safeParse(json);
+  if (!parsed.success) throw new InvalidRequestBody('expected {"accessToken":"..."}');
+  return parsed.data;
+}
+
+/** Logs a failure by its code and class; never its cause chain, which may quote request data. */
+function logFailure(logger: Logger, error: unknown, statusCode: number): void {
+  const known = error instanceof VendingError;
+  const detail = {
+    code: known ? error.code : 'INTERNAL_ERROR',
+    statusCode,
+    errorName: error instanceof Error ? error.name : typeof error,
+    ...(known && { reason: error.message }),
+    // AWS service errors describe the request's shape, not its data: worth keeping for operators.
+    ...(!known && isAwsServiceError(error) && { errorMessage: error.message }),
+  };
+  if (!known) logger.error('unexpected failure', detail);
+  else if (statusCode >= 500) logger.warn('request failed', detail);
+  else logger.info('request rejected', detail);
+}
+
+function isAwsServiceError(error: unknown): error is Error {
+  return error instanceof Error && '$metadata' in error;
+}

@@ -1,0 +1,157 @@
+/**
+ * `npm start`: the token API on a local HTTP server. Requests become the same API Gateway events
+ * and run through the same handler as in AWS; DynamoDB is an embedded dynalite (or any endpoint
+ * you name), credentials come from a file, and without one a sandbox upstream (the simulator)
+ * serves tenant `demo`. Several servers on one DYNAMODB_ENDPOINT behave like several Lambda
+ * containers sharing one table.
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import dynalite from 'dynalite';
+import { StaticCredentials } from '../functions/adapters/tenant-credentials';
+import type { CredentialSource } from '../functions/domain/types';
+import { createTokenApi } from '../functions/token/api';
+import { loadConfig } from '../functions/token/config';
+import { createVendor } from '../functions/token/wiring';
+import { localLambdaContext, toApiGatewayEvent } from './api-gateway-event';
+import { loadLocalConfig } from './config';
+import { startSimulator, type Simulator } from './simulator/simulator';
+import { ensureTokenTable, localDynamoDbConfig } from './token-table-setup';
+
+/** The sandbox's fake tenant: the simulator knows it, nothing real does. */
+export const SANDBOX_TENANT = {
+  tenantId: 'demo',
+  appKey: 'demo-app-key',
+  appSecurity: 'demo-app-security-not-a-secret',
+  corporationId: 'DEMOcorp0000',
+} as const;
+
+const MAX_BODY_BYTES = 64 * 1024;
+/** Like the Lambda's timeout: the request budget plus a little. */
+const LOCAL_TIMEOUT_MS = 29_000;
+
+export interface LocalServer {
+  readonly url: string;
+  readonly dynamoDbEndpoint: string;
+  /** Present in sandbox mode (no TENANTS_FILE). */
+  readonly simulator?: Simulator;
+  close(): Promise<void>;
+}
+
+export async function startLocalServer(env: Record<string, string | undefined> = process.env): Promise<LocalServer> {
+  const local = loadLocalConfig(env);
+  const config = loadConfig({ ...env, TABLE_NAME: local.TABLE_NAME, DEFAULT_BASE_URL: local.UPSTREAM_BASE_URL });
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close();
+  };
+  try {
+    let dynamoDbEndpoint = local.DYNAMODB_ENDPOINT;
+    if (dynamoDbEndpoint === undefined) {
+      const engine = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+      const port = await listen(engine, 0, '127.0.0.1');
+      closers.push(() => closeServer(engine));
+      dynamoDbEndpoint = `http://127.0.0.1:${port}`;
+    }
+    await ensureTokenTable(dynamoDbEndpoint, local.TABLE_NAME);
+
+    const parsing = { defaultBaseUrl: local.UPSTREAM_BASE_URL, allowLoopbackHttp: true };
+    let credentials: CredentialSource;
+    let simulator: Simulator | undefined;
+    if (local.TENANTS_FILE !== undefined) {
+      const tenants = JSON.parse(await readFile(local.TENANTS_FILE, 'utf8')) as Record<string, unknown>;
+      credentials = new StaticCredentials(tenants, parsing);
+    } else {
+      simulator = await startSimulator({
+        issueDelayMs: local.SANDBOX_ISSUE_DELAY_MS,
+        credentials: [
+          {
+            appKey: SANDBOX_TENANT.appKey,
+            appSecurity: SANDBOX_TENANT.appSecurity,
+            corporationId: SANDBOX_TENANT.corporationId,
+          },
+        ],
+      });
+      closers.push(() => simulator!.close());
+      credentials = new StaticCredentials(
+        {
+          [SANDBOX_TENANT.tenantId]: {
+            appKey: SANDBOX_TENANT.appKey,
+            appSecurity: SANDBOX_TENANT.appSecurity,
+            baseUrl: simulator.baseUrl,
+          },
+        },
+        parsing,
+      );
+    }
+
+    const logger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'ekuaibao-token-vending' });
+    const metrics = new Metrics({ namespace: 'EkuaibaoTokenVending', serviceName: 'ekuaibao-token-vending' });
+    metrics.setThrowOnEmptyMetrics(false);
+    const tracer = new Tracer({ enabled: false });
+    const vendor = createVendor({
+      config,
+      logger,
+      metrics,
+      credentials,
+      dynamoDb: localDynamoDbConfig(dynamoDbEndpoint),
+    });
+    const handler = createTokenApi({ vendor, logger, metrics, tracer });
+
+    const server = createServer(async (req, res) => {
+      try {
+        const body = await readBody(req);
+        const event = toApiGatewayEvent(req.method ?? 'GET', req.url ?? '/', req.headers, body);
+        const result = await handler(event, localLambdaContext(LOCAL_TIMEOUT_MS));
+        res.writeHead(result.statusCode, result.headers as Record<string, string>);
+        res.end(result.body);
+      } catch {
+        if (!res.headersSent) res.writeHead(413, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'INVALID_REQUEST_BODY', message: 'Request body too large', requestId: 'local' } }));
+      }
+    });
+    const port = await listen(server, local.PORT, local.HOST);
+    closers.push(() => closeServer(server));
+    return {
+      url: `http://${local.HOST}:${port}`,
+      dynamoDbEndpoint,
+      ...(simulator && { simulator }),
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new Error('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,105 @@
+/**
+ * `npm start` as a user runs it: a separate process in sandbox mode, called over HTTP.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSimulator } from '../../local/simulator/simulator';
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly output: () => string;
+}
+
+async function startServer(env: Record<string, string> = {}): Promise<Started> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
+    env: { ...process.env, PORT: '0', NODE_OPTIONS: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${output}`)), 30_000);
+    child.stdout!.on('data', () => {
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)));
+  });
+  return { child, url, output: () => output };
+}
+
+async function stop(server: Started): Promise<number | null> {
+  if (server.child.exitCode !== null) return server.child.exitCode;
+  server.child.kill('SIGTERM');
+  const [code] = await once(server.child, 'exit');
+  return code as number | null;
+}
+
+test('sandbox mode serves tenant demo with a token the upstream accepts', async () => {
+  const server = await startServer();
+  try {
+    expect(server.output()).toContain(`curl ${server.url}/tenants/demo/token`);
+    const first = await fetch(`${server.url}/tenants/demo/token`);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('cache-control')).toBe('no-store');
+    const body = (await first.json()) as { tenantId: string; accessToken: string; expireTime: number };
+    expect(body.tenantId).toBe('demo');
+    expect(body.expireTime).toBeGreaterThan(Date.now());
+
+    const simulatorUrl = /simulator at (http:\/\/\S+)/.exec(server.output())![1]!;
+    const used = await fetch(`${simulatorUrl}/api/openapi/v1/staffs?accessToken=${encodeURIComponent(body.accessToken)}`);
+    expect(used.status).toBe(200);
+
+    const second = (await (await fetch(`${server.url}/tenants/demo/token`)).json()) as { accessToken: string };
+    expect(second.accessToken).toBe(body.accessToken);
+    const counters = (await (await fetch(`${simulatorUrl}/__simulator/counters`)).json()) as { getAccessToken: number };
+    expect(counters.getAccessToken).toBe(1);
+
+    const invalid = await fetch(`${server.url}/tenants/no%20such/token`);
+    expect(invalid.status).toBe(400);
+    expect(((await invalid.json()) as { error: { code: string } }).error.code).toBe('INVALID_TENANT_ID');
+    // No token in what the server printed.
+    expect(server.output()).not.toContain(body.accessToken);
+  } finally {
+    expect(await stop(server)).toBe(0);
+  }
+});
+
+test('TENANTS_FILE and UPSTREAM_BASE_URL point the server at another upstream', async () => {
+  const upstream = await startSimulator({
+    issueDelayMs: 0,
+    credentials: [{ appKey: 'fake-file-key', appSecurity: 'fake-file-security', corporationId: 'FILEcorp' }],
+  });
+  const folder = await mkdtemp(join(tmpdir(), 'tenants-'));
+  const tenantsFile = join(folder, 'tenants.json');
+  await writeFile(
+    tenantsFile,
+    JSON.stringify({
+      filed: { appKey: 'fake-file-key', appSecurity: 'fake-file-security' },
+      broken: { appKey: 'fake-file-key' },
+    }),
+  );
+  const server = await startServer({ TENANTS_FILE: tenantsFile, UPSTREAM_BASE_URL: upstream.baseUrl });
+  try {
+    const ok = await fetch(`${server.url}/tenants/filed/token`);
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { corporationId: string }).corporationId).toBe('FILEcorp');
+    expect(upstream.counters().getAccessToken).toBe(1);
+    const broken = await fetch(`${server.url}/tenants/broken/token`);
+    expect(broken.status).toBe(500);
+    expect(((await broken.json()) as { error: { code: string } }).error.code).toBe('TENANT_MISCONFIGURED');
+    expect(server.output()).not.toContain('Sandbox mode');
+    expect(server.output()).not.toContain('fake-file-security');
+  } finally {
+    await stop(server);
+    await upstream.close();
+  }
+});

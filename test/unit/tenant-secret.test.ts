@@ -1,0 +1,64 @@
+import { normaliseBaseUrl, parseTenantSecret } from '../../functions/adapters/tenant-credentials';
+import { TenantMisconfigured } from '../../functions/domain/errors';
+
+const parsing = { defaultBaseUrl: 'https://app.ekuaibao.com', allowLoopbackHttp: false };
+
+describe('parseTenantSecret', () => {
+  test('reads appKey and appSecurity and defaults the base URL', () => {
+    expect(parseTenantSecret('t', '{"appKey":"k","appSecurity":"s"}', parsing)).toEqual({
+      appKey: 'k',
+      appSecurity: 's',
+      baseUrl: 'https://app.ekuaibao.com',
+    });
+  });
+
+  test('keeps a tenant’s own environment and drops its trailing slash', () => {
+    const secret = { appKey: 'k', appSecurity: 's', baseUrl: 'https://dd2.hosecloud.com/' };
+    expect(parseTenantSecret('t', secret, parsing).baseUrl).toBe('https://dd2.hosecloud.com');
+  });
+
+  test.each([
+    ['not JSON', 'appKey: k', 'the secret is not JSON'],
+    ['no appSecurity', '{"appKey":"k"}', 'appSecurity'],
+    ['empty appKey', '{"appKey":" ","appSecurity":"s"}', 'appKey'],
+    ['a JSON array', '[1]', '(root)'],
+    ['an http baseUrl', '{"appKey":"k","appSecurity":"s","baseUrl":"http://app.ekuaibao.com"}', 'baseUrl'],
+  ])('rejects %s, naming the problem but never the value', (_name, raw, problem) => {
+    const attempt = () => parseTenantSecret('t', raw, parsing);
+    expect(attempt).toThrow(TenantMisconfigured);
+    expect(attempt).toThrow(problem);
+    try {
+      attempt();
+    } catch (error) {
+      expect((error as Error).message).not.toContain('"s"');
+    }
+  });
+
+  test('an appSecurity never appears in the error', () => {
+    const secret = '{"appKey":"k","appSecurity":"fake-very-secret","baseUrl":"ftp://x"}';
+    expect(() => parseTenantSecret('t', secret, parsing)).toThrow(/^(?!.*fake-very-secret)/s);
+  });
+});
+
+describe('normaliseBaseUrl', () => {
+  test.each([
+    ['https://app.ekuaibao.com', 'https://app.ekuaibao.com'],
+    ['https://app.ekuaibao.com/', 'https://app.ekuaibao.com'],
+    ['https://example.com/prefix/', 'https://example.com/prefix'],
+  ])('accepts %s', (input, expected) => {
+    expect(normaliseBaseUrl(input, false)).toBe(expected);
+  });
+
+  test.each(['http://app.ekuaibao.com', 'https://x.com/?a=1', 'https://x.com/#f', 'https://u:p@x.com', 'nonsense'])(
+    'rejects %s',
+    (input) => {
+      expect(normaliseBaseUrl(input, false)).toBeUndefined();
+    },
+  );
+
+  test('loopback http only when local mode allows it', () => {
+    expect(normaliseBaseUrl('http://127.0.0.1:8787', false)).toBeUndefined();
+    expect(normaliseBaseUrl('http://127.0.0.1:8787', true)).toBe('http://127.0.0.1:8787');
+    expect(normaliseBaseUrl('http://10.0.0.1:8787', true)).toBeUndefined();
+  });
+});
