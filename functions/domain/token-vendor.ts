@@ -83,8 +83,9 @@ type LeaseOutcome =
 const LEASE_GUARD_MS = 500;
 /** An attempt with less time than this left is not worth starting. */
 const MIN_ATTEMPT_MS = 250;
-const WAIT_BASE_MS = 50;
-const WAIT_CAP_MS = 500;
+/** Waiters poll the table this often: short, so that they learn of a new token soon after it lands. */
+const WAIT_BASE_MS = 25;
+const WAIT_CAP_MS = 200;
 const RETRY_BASE_MS = 200;
 const RETRY_CAP_MS = 1000;
 

@@ -20,7 +20,7 @@ const environmentSchema = z
     LEASE_WAIT_MS: seconds(8000),
     REQUEST_BUDGET_MS: positive(25_000),
     SECRET_MAX_AGE_SECONDS: seconds(300),
-    MEMORY_CACHE_SECONDS: seconds(15),
+    MEMORY_CACHE_SECONDS: seconds(5),
     /** 0 asks the refresh endpoint for its own default lifetime (32 days). */
     REFRESH_LIFETIME_DAYS: seconds(1),
     INVALIDATION_MIN_INTERVAL_SECONDS: seconds(30),

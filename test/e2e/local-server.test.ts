@@ -103,3 +103,34 @@ test('TENANTS_FILE and UPSTREAM_BASE_URL point the server at another upstream', 
     await upstream.close();
   }
 });
+
+test('several servers on one DYNAMODB_ENDPOINT behave as containers sharing one table', async () => {
+  const upstream = await startSimulator({
+    issueDelayMs: 500,
+    newTokenInvalidatesOld: true,
+    credentials: [{ appKey: 'fake-shared-key', appSecurity: 'fake-shared-security', corporationId: 'SHAREDcorp' }],
+  });
+  const folder = await mkdtemp(join(tmpdir(), 'tenants-'));
+  const tenantsFile = join(folder, 'tenants.json');
+  await writeFile(tenantsFile, JSON.stringify({ shared: { appKey: 'fake-shared-key', appSecurity: 'fake-shared-security' } }));
+  const env = {
+    TENANTS_FILE: tenantsFile,
+    UPSTREAM_BASE_URL: upstream.baseUrl,
+    DYNAMODB_ENDPOINT: process.env.DYNAMODB_LOCAL_ENDPOINT!,
+    TABLE_NAME: `e2e-shared-${Date.now()}`,
+  };
+  const servers = await Promise.all([startServer(env), startServer(env), startServer(env)]);
+  try {
+    const responses = await Promise.all(
+      servers.flatMap((server) => Array.from({ length: 10 }, () => fetch(`${server.url}/tenants/shared/token`))),
+    );
+    const bodies = (await Promise.all(responses.map((r) => r.json()))) as Array<{ accessToken: string }>;
+    expect(responses.map((r) => r.status)).toEqual(Array(30).fill(200));
+    expect(new Set(bodies.map((b) => b.accessToken)).size).toBe(1);
+    expect(upstream.counters().getAccessToken).toBe(1);
+    expect(upstream.isValid(bodies[0]!.accessToken)).toBe(true);
+  } finally {
+    await Promise.all(servers.map(stop));
+    await upstream.close();
+  }
+});

@@ -1,0 +1,356 @@
+/**
+ * One token per tenant under concurrency and upstream faults: several "containers" (separate
+ * vendor instances, each with its own memory and in-flight map) share one DynamoDB Local table and
+ * one simulator.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSimulator, type Simulator } from '../../local/simulator/simulator';
+import {
+  createHarness,
+  dynamoDbLocalEndpoint,
+  ManualClock,
+  uniqueTableName,
+  type SecretValue,
+} from '../support/harness';
+
+const CREDENTIAL = { appKey: 'fake-app-key-1', appSecurity: 'fake-app-security-1', corporationId: 'FAKEcorp0001' };
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+let simulator: Simulator;
+let secrets: Map<string, SecretValue>;
+
+async function startUpstream(options: Parameters<typeof startSimulator>[0] = {}) {
+  simulator = await startSimulator({ issueDelayMs: 0, credentials: [CREDENTIAL], ...options });
+  secrets = new Map([
+    ['acme', { appKey: CREDENTIAL.appKey, appSecurity: CREDENTIAL.appSecurity, baseUrl: simulator.baseUrl }],
+  ]);
+}
+
+afterEach(async () => {
+  await simulator?.close();
+});
+
+function containers(count: number, tableName: string, env: Record<string, string> = {}, clock?: ManualClock) {
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      createHarness({ tableName, secrets, env: { UPSTREAM_TIMEOUT_MS: '1000', ...env }, ...(clock && { clock }) }),
+    ),
+  );
+}
+
+/** Upstream calls since `calls.mark()`: resetting the simulator would forget the tokens it issued. */
+const calls = {
+  base: { getAccessToken: 0, refreshToken: 0 },
+  mark() {
+    const { getAccessToken, refreshToken } = simulator.counters();
+    this.base = { getAccessToken, refreshToken };
+  },
+  since() {
+    const { getAccessToken, refreshToken } = simulator.counters();
+    return { getAccessToken: getAccessToken - this.base.getAccessToken, refreshToken: refreshToken - this.base.refreshToken };
+  },
+};
+
+async function tokenWorks(accessToken: string): Promise<boolean> {
+  const response = await fetch(`${simulator.baseUrl}/api/openapi/v1/staffs?accessToken=${encodeURIComponent(accessToken)}`);
+  return response.status === 200;
+}
+
+describe('single flight across containers', () => {
+  test.each([
+    ['on', true],
+    ['off', false],
+  ])('K containers × C cold requests make exactly one upstream call (new token invalidates old: %s)', async (_label, invalidates) => {
+    await startUpstream({ issueDelayMs: 300, newTokenInvalidatesOld: invalidates });
+    const fleet = await containers(4, uniqueTableName('stampede'));
+    const responses = await Promise.all(
+      fleet.flatMap(({ invoke }) => Array.from({ length: 25 }, () => invoke('GET', '/tenants/acme/token'))),
+    );
+    expect(responses.map((r) => r.statusCode)).toEqual(Array(100).fill(200));
+    const tokens = new Set(responses.map((r) => r.json.accessToken));
+    expect(tokens.size).toBe(1);
+    expect(simulator.counters().getAccessToken).toBe(1);
+    expect(simulator.counters().inFlightMax.getAccessToken).toBe(1);
+    expect(await tokenWorks([...tokens][0])).toBe(true);
+  });
+
+  test('waiters share the lease holder’s failure instead of repeating the call', async () => {
+    await startUpstream({ issueDelayMs: 100 });
+    simulator.injectFault({ endpoint: 'getAccessToken', mode: 'status', status: 500 });
+    const fleet = await containers(3, uniqueTableName('shared-failure'));
+    const responses = await Promise.all(
+      fleet.flatMap(({ invoke }) => Array.from({ length: 5 }, () => invoke('GET', '/tenants/acme/token'))),
+    );
+    expect(new Set(responses.map((r) => `${r.statusCode} ${r.json.error.code}`))).toEqual(new Set(['503 UPSTREAM_UNAVAILABLE']));
+    // One holder, its configured two attempts; nobody else called.
+    expect(simulator.counters().getAccessToken).toBe(2);
+  });
+
+  test('a killed lease holder blocks nobody past its lease; waiters stop at their bound', async () => {
+    await startUpstream();
+    const tableName = uniqueTableName('killed');
+    const folder = await mkdtemp(join(tmpdir(), 'tenants-'));
+    const tenantsFile = join(folder, 'tenants.json');
+    await writeFile(tenantsFile, JSON.stringify({ acme: secrets.get('acme') }));
+    simulator.injectFault({ endpoint: 'getAccessToken', mode: 'hang', times: 1 });
+
+    // The holder is a separate `npm start` process on the same table: a container that dies mid-call.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
+      env: {
+        ...process.env,
+        NODE_OPTIONS: '',
+        PORT: '0',
+        DYNAMODB_ENDPOINT: dynamoDbLocalEndpoint(),
+        TABLE_NAME: tableName,
+        TENANTS_FILE: tenantsFile,
+        UPSTREAM_TIMEOUT_MS: '1500',
+        UPSTREAM_MAX_ATTEMPTS: '1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk) => (output += chunk));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout!.on('data', () => {
+        const match = /listening on (http:\/\/\S+)/.exec(output);
+        if (match) resolve(match[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`server exited ${code}: ${output}`)));
+    });
+    void fetch(`${url}/tenants/acme/token`).catch(() => undefined);
+    while (simulator.counters().getAccessToken === 0) await new Promise((r) => setTimeout(r, 20));
+    const killedAt = Date.now();
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    // Lease = 1500 ms × 1 attempt + 1 s slack = 2.5 s from when the holder took it.
+
+    const [impatient] = await containers(1, tableName, { LEASE_WAIT_MS: '300' });
+    const startedImpatient = Date.now();
+    const refused = await impatient!.invoke('GET', '/tenants/acme/token');
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json.error.code).toBe('TOKEN_REFRESH_IN_PROGRESS');
+    expect(Number(refused.headers['Retry-After'])).toBeGreaterThanOrEqual(1);
+    expect(Date.now() - startedImpatient).toBeLessThan(2000);
+
+    const [patient] = await containers(1, tableName);
+    const served = await patient!.invoke('GET', '/tenants/acme/token');
+    expect(served.statusCode).toBe(200);
+    expect(await tokenWorks(served.json.accessToken)).toBe(true);
+    expect(simulator.counters().getAccessToken).toBe(2);
+    // Taken over once the dead holder's lease ran out, not later than the wait bound.
+    expect(Date.now() - killedAt).toBeLessThan(8000 + 2000);
+  });
+});
+
+describe('upstream fault matrix', () => {
+  const transient = [
+    ['a 500', { mode: 'status', status: 500 }],
+    ['a 503', { mode: 'status', status: 503 }],
+    ['a timeout', { mode: 'delay', delayMs: 2000 }],
+    ['a hang', { mode: 'hang' }],
+    ['a malformed body', { mode: 'malformed' }],
+    ['a dropped connection', { mode: 'drop' }],
+  ] as const;
+
+  async function tokenInRefreshWindow(clock: ManualClock) {
+    const tableName = uniqueTableName('faults');
+    const [container] = await containers(1, tableName, { UPSTREAM_TIMEOUT_MS: '400', MEMORY_CACHE_SECONDS: '0' }, clock);
+    const first = await container!.invoke('GET', '/tenants/acme/token');
+    expect(first.statusCode).toBe(200);
+    clock.advance(2 * HOUR - 10 * MINUTE); // inside the 15-minute refresh window, outside the 5-minute margin
+    calls.mark();
+    return { container: container!, first };
+  }
+
+  test.each(transient)('no cached token + %s on getAccessToken → 503 UPSTREAM_UNAVAILABLE after 2 attempts', async (_n, fault) => {
+    await startUpstream();
+    simulator.injectFault({ endpoint: 'getAccessToken', ...fault });
+    const [container] = await containers(1, uniqueTableName('faults'), { UPSTREAM_TIMEOUT_MS: '400' });
+    const response = await container!.invoke('GET', '/tenants/acme/token');
+    expect([response.statusCode, response.json.error.code]).toEqual([503, 'UPSTREAM_UNAVAILABLE']);
+    expect(response.headers['Retry-After']).toBeDefined();
+    expect(simulator.counters().getAccessToken).toBe(2);
+  });
+
+  test('no cached token + 403 on getAccessToken → 502 after 1 attempt', async () => {
+    await startUpstream();
+    simulator.injectFault({ endpoint: 'getAccessToken', mode: 'status', status: 403 });
+    const [container] = await containers(1, uniqueTableName('faults'));
+    const response = await container!.invoke('GET', '/tenants/acme/token');
+    expect([response.statusCode, response.json.error.code]).toEqual([502, 'UPSTREAM_REJECTED_CREDENTIALS']);
+    expect(simulator.counters().getAccessToken).toBe(1);
+  });
+
+  test.each(transient)('valid cached token + %s on refresh → 200 with the cached token', async (_n, fault) => {
+    const clock = new ManualClock();
+    await startUpstream({ now: () => clock.now() });
+    const { container, first } = await tokenInRefreshWindow(clock);
+    simulator.injectFault({ endpoint: 'refreshToken', ...fault });
+    const response = await container.invoke('GET', '/tenants/acme/token');
+    expect(response.statusCode).toBe(200);
+    expect(response.json.accessToken).toBe(first.json.accessToken);
+    expect(calls.since()).toEqual({ refreshToken: 2, getAccessToken: 0 });
+  });
+
+  test('valid cached token + 403 on refresh → falls back to getAccessToken', async () => {
+    const clock = new ManualClock();
+    await startUpstream({ now: () => clock.now() });
+    const { container, first } = await tokenInRefreshWindow(clock);
+    simulator.injectFault({ endpoint: 'refreshToken', mode: 'status', status: 403 });
+    const response = await container.invoke('GET', '/tenants/acme/token');
+    expect(response.statusCode).toBe(200);
+    expect(response.json.accessToken).not.toBe(first.json.accessToken);
+    expect(calls.since()).toEqual({ refreshToken: 1, getAccessToken: 1 });
+  });
+
+  test('valid cached token + 403 on refresh + 500 on getAccessToken → 200 with the cached token', async () => {
+    const clock = new ManualClock();
+    await startUpstream({ now: () => clock.now() });
+    const { container, first } = await tokenInRefreshWindow(clock);
+    simulator.injectFault({ endpoint: 'refreshToken', mode: 'status', status: 403 });
+    simulator.injectFault({ endpoint: 'getAccessToken', mode: 'status', status: 500 });
+    const response = await container.invoke('GET', '/tenants/acme/token');
+    expect(response.json.accessToken).toBe(first.json.accessToken);
+    expect(calls.since()).toEqual({ refreshToken: 1, getAccessToken: 2 });
+  });
+
+  test('token past the margin + refresh failing → 503: an unservable token is never handed out', async () => {
+    const clock = new ManualClock();
+    await startUpstream({ now: () => clock.now() });
+    const { container } = await tokenInRefreshWindow(clock);
+    clock.advance(6 * MINUTE); // 4 minutes left: inside the 5-minute margin, still valid upstream
+    simulator.injectFault({ endpoint: 'refreshToken', mode: 'status', status: 502 });
+    const response = await container.invoke('GET', '/tenants/acme/token');
+    expect([response.statusCode, response.json.error.code]).toEqual([503, 'UPSTREAM_UNAVAILABLE']);
+  });
+});
+
+describe('refresh ahead', () => {
+  test('one caller refreshes in the window while the others keep the current token', async () => {
+    const clock = new ManualClock();
+    await startUpstream({ now: () => clock.now(), issueDelayMs: 200 });
+    const tableName = uniqueTableName('ahead');
+    const fleet = await containers(3, tableName, { MEMORY_CACHE_SECONDS: '0' }, clock);
+    const first = await fleet[0]!.invoke('GET', '/tenants/acme/token');
+    clock.advance(2 * HOUR - 10 * MINUTE);
+    const responses = await Promise.all(fleet.flatMap(({ invoke }) => [invoke('GET', '/tenants/acme/token'), invoke('GET', '/tenants/acme/token')]));
+    expect(responses.every((r) => r.statusCode === 200)).toBe(true);
+    const tokens = responses.map((r) => r.json.accessToken);
+    expect(simulator.counters()).toMatchObject({ refreshToken: 1, getAccessToken: 1 });
+    const refreshed = tokens.find((t) => t !== first.json.accessToken);
+    expect(refreshed).toBeDefined();
+    // Everybody else got the still-valid token rather than waiting.
+    expect(tokens.filter((t) => t === first.json.accessToken).length).toBeGreaterThan(0);
+    // The refreshed token asks for REFRESH_LIFETIME_DAYS (default 1) through /expireDate.
+    const after = await fleet[1]!.invoke('GET', '/tenants/acme/token');
+    expect(after.json.accessToken).toBe(refreshed);
+    expect(after.json.expireTime).toBe(clock.now() + DAY - 5 * MINUTE);
+  });
+
+  test('REFRESH_LIFETIME_DAYS=0 takes the upstream’s own refresh lifetime (32 days)', async () => {
+    const clock = new ManualClock();
+    await startUpstream({ now: () => clock.now() });
+    const [container] = await containers(1, uniqueTableName('ahead'), { REFRESH_LIFETIME_DAYS: '0', MEMORY_CACHE_SECONDS: '0' }, clock);
+    await container!.invoke('GET', '/tenants/acme/token');
+    clock.advance(2 * HOUR - 10 * MINUTE);
+    const refreshed = await container!.invoke('GET', '/tenants/acme/token');
+    expect(refreshed.json.expireTime).toBe(clock.now() + 32 * DAY - 5 * MINUTE);
+  });
+
+  test('the warmer refreshes tokens entering their window before the next run, and only those', async () => {
+    const clock = new ManualClock();
+    await startUpstream({ now: () => clock.now() });
+    secrets.set('later', secrets.get('acme')!);
+    const tableName = uniqueTableName('warm');
+    const [container] = await containers(1, tableName, {}, clock);
+    const first = await container!.invoke('GET', '/tenants/acme/token');
+    clock.advance(30 * MINUTE);
+    await container!.invoke('GET', '/tenants/later/token');
+    // acme enters its window (T+105 min) within the next 6 minutes; "later" does not until T+135.
+    clock.advance(100 * MINUTE - 30 * MINUTE);
+    calls.mark();
+    const counts = await container!.vendor.warmAll(6 * MINUTE);
+    expect(counts).toEqual({ refreshed: 1, skipped: 0, failed: 0 });
+    expect(calls.since()).toEqual({ refreshToken: 1, getAccessToken: 0 });
+    const now = await container!.invoke('GET', '/tenants/acme/token');
+    expect(now.json.accessToken).not.toBe(first.json.accessToken);
+    expect(await tokenWorks(now.json.accessToken)).toBe(true);
+    expect(calls.since()).toEqual({ refreshToken: 1, getAccessToken: 0 });
+    // A second run right after has nothing to do.
+    expect(await container!.vendor.warmAll(6 * MINUTE)).toEqual({ refreshed: 0, skipped: 0, failed: 0 });
+  });
+});
+
+describe('POST /tenants/{tenantId}/token/invalidate', () => {
+  test('retires only the current token; a stale report is a no-op; both 204', async () => {
+    const clock = new ManualClock();
+    await startUpstream({ now: () => clock.now(), newTokenInvalidatesOld: true });
+    const [a, b] = await containers(2, uniqueTableName('invalidate'), {}, clock);
+    const first = await a!.invoke('GET', '/tenants/acme/token');
+    await b!.invoke('GET', '/tenants/acme/token');
+
+    const report = await b!.invoke('POST', '/tenants/acme/token/invalidate', JSON.stringify({ accessToken: first.json.accessToken }));
+    expect(report.statusCode).toBe(204);
+    expect(report.body).toBe('');
+    const second = await b!.invoke('GET', '/tenants/acme/token');
+    expect(second.json.accessToken).not.toBe(first.json.accessToken);
+    // A retired token is replaced through getAccessToken, not refreshed.
+    expect(simulator.counters()).toMatchObject({ getAccessToken: 2, refreshToken: 0 });
+    expect(await tokenWorks(second.json.accessToken)).toBe(true);
+    expect(await tokenWorks(first.json.accessToken)).toBe(false);
+
+    clock.advance(MINUTE);
+    const stale = await a!.invoke('POST', '/tenants/acme/token/invalidate', JSON.stringify({ accessToken: first.json.accessToken }));
+    expect(stale.statusCode).toBe(204);
+    expect((await a!.invoke('GET', '/tenants/acme/token')).json.accessToken).toBe(second.json.accessToken);
+    expect(simulator.counters().getAccessToken).toBe(2);
+  });
+
+  test('invalidations per tenant are rate-limited', async () => {
+    const clock = new ManualClock();
+    await startUpstream({ now: () => clock.now() });
+    const [container] = await containers(1, uniqueTableName('invalidate'), {}, clock);
+    const invalidate = async () => {
+      const current = await container!.invoke('GET', '/tenants/acme/token');
+      return container!.invoke('POST', '/tenants/acme/token/invalidate', JSON.stringify({ accessToken: current.json.accessToken }));
+    };
+    expect((await invalidate()).statusCode).toBe(204);
+    clock.advance(10_000);
+    const limited = await invalidate();
+    expect([limited.statusCode, limited.json.error.code]).toEqual([429, 'INVALIDATION_RATE_LIMITED']);
+    expect(limited.headers['Retry-After']).toBe('20');
+    expect(simulator.counters().getAccessToken).toBe(2);
+    clock.advance(20_000);
+    expect((await invalidate()).statusCode).toBe(204);
+    await container!.invoke('GET', '/tenants/acme/token');
+    expect(simulator.counters().getAccessToken).toBe(3);
+  });
+
+  test.each([
+    ['no body', ''],
+    ['a body that is not JSON', 'accessToken=x'],
+    ['no accessToken', '{}'],
+    ['an empty accessToken', '{"accessToken":""}'],
+    ['a JSON array', '[]'],
+  ])('400 INVALID_REQUEST_BODY for %s', async (_name, body) => {
+    await startUpstream();
+    const [container] = await containers(1, uniqueTableName('invalidate'));
+    const response = await container!.invoke('POST', '/tenants/acme/token/invalidate', body);
+    expect([response.statusCode, response.json.error.code]).toEqual([400, 'INVALID_REQUEST_BODY']);
+  });
+
+  test('an unknown tenant is 404 and a bad tenant id 400, as for GET', async () => {
+    await startUpstream();
+    const [container] = await containers(1, uniqueTableName('invalidate'));
+    const body = '{"accessToken":"x"}';
+    expect((await container!.invoke('POST', '/tenants/nobody/token/invalidate', body)).json.error.code).toBe('TENANT_NOT_FOUND');
+    expect((await container!.invoke('POST', '/tenants/bad%20id/token/invalidate', body)).json.error.code).toBe('INVALID_TENANT_ID');
+    expect((await container!.invoke('GET', '/tenants/acme/token/invalidate')).statusCode).toBe(405);
+  });
+});
