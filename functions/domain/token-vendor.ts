@@ -201,6 +201,7 @@ export class TokenVendor {
     const leasesWaitedOn = new Set<string>();
     for (;;) {
       const now = this.clock.now();
+      if (now >= deadline) throw new TokenRefreshInProgress(1);
       const step = nextStep(state, fingerprint, now, this.settings);
       switch (step.kind) {
         case 'serve':
@@ -234,11 +235,6 @@ export class TokenVendor {
         case 'wait': {
           waitStartedAt ??= now;
           if (state.lease !== undefined) leasesWaitedOn.add(state.lease.owner);
-          const failure = state.lastFailure;
-          if (failure !== undefined && leasesWaitedOn.has(failure.leaseOwner)) {
-            this.events.leaseWait('failed', now - waitStartedAt);
-            throw failureAsError(failure);
-          }
           const waitDeadline = Math.min(waitStartedAt + this.settings.leaseWaitMs, deadline);
           if (now >= waitDeadline) {
             this.events.leaseWait('timed-out', now - waitStartedAt);
@@ -247,7 +243,8 @@ export class TokenVendor {
           const delay = WAIT_BASE_MS + backoffDelay(waitAttempt++, WAIT_BASE_MS, WAIT_CAP_MS, this.random);
           await this.sleep(Math.min(delay, waitDeadline - now));
           state = await this.store.read(tenantId, true);
-          // A failure recorded by the lease we waited on may arrive together with the lease's release.
+          // The holder we waited on gave up: share its failure rather than repeat its call, unless
+          // somebody else has taken over (then keep waiting) or a token has landed (then serve it).
           if (state.lastFailure !== undefined && leasesWaitedOn.has(state.lastFailure.leaseOwner)) {
             const stepNow = nextStep(state, fingerprint, this.clock.now(), this.settings);
             if (stepNow.kind === 'fetch') {
