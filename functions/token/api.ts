@@ -63,7 +63,8 @@ export function createTokenApi(dependencies: TokenApiDependencies) {
 
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    // Never log the event, whatever POWERTOOLS_LOGGER_LOG_EVENT says: invalidate bodies carry tokens.
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(logMetrics(metrics))
     .use({
       onError: async (request) => {

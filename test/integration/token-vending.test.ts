@@ -246,4 +246,20 @@ describe('secrets never leak', () => {
     // Refresh tokens are never returned, so they cannot be logged either; the table is the only holder.
     expect(bodies[0]).not.toContain('refreshToken');
   });
+
+  test('the event is never logged, even with POWERTOOLS_LOGGER_LOG_EVENT=true', async () => {
+    process.env.POWERTOOLS_LOGGER_LOG_EVENT = 'true';
+    try {
+      const { output } = await captureOutput(async () => {
+        const { invoke } = await container(undefined, {}, true);
+        const ok = await invoke('GET', '/tenants/acme/token');
+        await invoke('POST', '/tenants/acme/token/invalidate', JSON.stringify({ accessToken: ok.json.accessToken }));
+        return ok;
+      });
+      expect(output).toContain('invalidation reported');
+      expect(output).not.toMatch(/ID_[A-Za-z0-9]{22}:/);
+    } finally {
+      delete process.env.POWERTOOLS_LOGGER_LOG_EVENT;
+    }
+  });
 });
