@@ -1,0 +1,3 @@
+import { createTokenVendingApp } from './token-vending-app';
+
+createTokenVendingApp().app.synth();

@@ -1,0 +1,163 @@
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { type IManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { InvalidTokenVendingSetting } from './errors';
+import { LOCK_FILE, REPO_ROOT } from './paths';
+
+/** API Gateway closes a REST integration after 29 seconds unless a quota increase says otherwise. */
+export const API_GATEWAY_INTEGRATION_TIMEOUT = Duration.seconds(29);
+
+/** The vendor's longest pause between two upstream attempts (its retry backoff cap). */
+export const RETRY_BACKOFF_CAP_MS = 1_000;
+
+/** Work around the waits: the secret read and the DynamoDB round trips. */
+export const REQUEST_OVERHEAD_MS = 2_000;
+
+/** After the vendor's deadline: writing the error response, flushing metrics and traces. */
+export const RESPONSE_MARGIN_MS = 2_000;
+
+/** The warmer refreshes many tenants in one run; it never needs more than this. */
+export const WARMER_MAX_TIMEOUT = Duration.minutes(5);
+
+/**
+ * How the functions are bundled: one self-contained ESM file that runs with nothing else
+ * beside it, including the AWS SDK v3 (so the asset pins the SDK version it was tested with
+ * instead of whatever the runtime ships).
+ */
+export const TOKEN_VENDING_BUNDLING: BundlingOptions = {
+  format: OutputFormat.ESM,
+  target: 'node24',
+  mainFields: ['module', 'main'],
+  // esbuild's ESM output cannot `require` Node built-ins from bundled CommonJS code (the X-Ray
+  // SDK under Powertools Tracer does); without a real `require` it throws
+  // `Dynamic require of "util" is not supported` at import.
+  banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+  minify: true,
+  // Error classes name themselves with `new.target.name`; logs should say InvalidTenantId, not `uh`.
+  keepNames: true,
+  sourceMap: true,
+  sourcesContent: false,
+  externalModules: [],
+  bundleAwsSDK: true,
+  forceDockerBundling: false,
+};
+
+export interface RequestBudget {
+  readonly leaseWaitMs: number;
+  readonly upstreamTimeoutMs: number;
+  readonly upstreamMaxAttempts: number;
+}
+
+/**
+ * `REQUEST_BUDGET_MS`: the deadline the vendor gives one request. The worst request waits for
+ * another caller's lease, takes the lease over, then spends every upstream attempt:
+ *
+ * ```
+ * |-- lease wait --|-- attempt 1 --|-backoff-|-- attempt 2 --|-overhead-|  = budget
+ * |------------------------------ budget ---------------------------------|-margin-| = Lambda timeout < 29 s
+ * ```
+ */
+export function requestBudgetMs(budget: RequestBudget): number {
+  return (
+    budget.leaseWaitMs +
+    budget.upstreamTimeoutMs * budget.upstreamMaxAttempts +
+    RETRY_BACKOFF_CAP_MS * (budget.upstreamMaxAttempts - 1) +
+    REQUEST_OVERHEAD_MS
+  );
+}
+
+/**
+ * The token function's timeout: the request budget plus time to answer. It must end before API
+ * Gateway gives up, or the caller sees a bare 504 instead of the service's error.
+ */
+export function tokenFunctionTimeout(budget: RequestBudget): Duration {
+  const worstMs = requestBudgetMs(budget) + RESPONSE_MARGIN_MS;
+  const seconds = Math.ceil(worstMs / 1000);
+  if (seconds >= API_GATEWAY_INTEGRATION_TIMEOUT.toSeconds()) {
+    throw new InvalidTokenVendingSetting(
+      'leaseWaitMs/upstreamTimeoutMs/upstreamMaxAttempts',
+      `a request may take ${worstMs} ms (lease wait + attempts x upstream timeout + backoff + overhead + response), ` +
+        `which does not fit under API Gateway's ${API_GATEWAY_INTEGRATION_TIMEOUT.toSeconds()} s integration timeout`,
+    );
+  }
+  return Duration.seconds(seconds);
+}
+
+/** The warmer may use the whole interval between runs, within bounds. */
+export function warmerTimeout(interval: Duration, tokenTimeout: Duration): Duration {
+  const seconds = Math.min(Math.max(interval.toSeconds(), tokenTimeout.toSeconds()), WARMER_MAX_TIMEOUT.toSeconds());
+  return Duration.seconds(seconds);
+}
+
+export interface TokenVendingFunctionProps {
+  /** Absolute path of the TypeScript entry that exports `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly environment: Record<string, string>;
+  readonly timeout: Duration;
+  readonly memorySize: number;
+  readonly logLevel: ApplicationLogLevel;
+  readonly logRetention: RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+  /** The policy with the function's data access; logs and X-Ray are added per function. */
+  readonly accessPolicy: IManagedPolicy;
+}
+
+/**
+ * One function of the service: its own role (no AWS managed policies), its own log group with
+ * retention, active tracing, JSON logs, and the bundling above.
+ *
+ * @example
+ * const fn = new TokenVendingFunction(this, 'TokenFunction', {
+ *   entry: FUNCTION_ENTRIES.token, description: 'Token API', environment: { TABLE_NAME: table.tableName },
+ *   timeout: Duration.seconds(23), memorySize: 512, logLevel: ApplicationLogLevel.INFO,
+ *   logRetention: RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.RETAIN, accessPolicy: store.accessPolicy,
+ * });
+ */
+export class TokenVendingFunction extends Construct {
+  public readonly function: NodejsFunction;
+  public readonly role: Role;
+  public readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: TokenVendingFunctionProps) {
+    super(scope, id);
+    this.logGroup = new LogGroup(this, 'LogGroup', {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: props.description,
+      managedPolicies: [props.accessPolicy],
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: LOCK_FILE,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      description: props.description,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      applicationLogLevelV2: props.logLevel,
+      systemLogLevelV2: SystemLogLevel.INFO,
+      tracing: Tracing.ACTIVE,
+      environment: {
+        ...props.environment,
+        NODE_OPTIONS: '--enable-source-maps',
+        // The token function's response carries the access token; it must not reach X-Ray.
+        POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+      },
+      bundling: TOKEN_VENDING_BUNDLING,
+    });
+  }
+}

@@ -1,0 +1,433 @@
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { Effect, type IGrantable, PolicyStatement, Grant } from 'aws-cdk-lib/aws-iam';
+import { ApplicationLogLevel } from 'aws-cdk-lib/aws-lambda';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { acknowledgeTokenVendingFindings } from './compliance';
+import { InvalidTokenVendingSetting } from './errors';
+import { FUNCTION_ENTRIES } from './paths';
+import { TokenApi } from './token-api';
+import { requestBudgetMs, TokenVendingFunction, tokenFunctionTimeout, warmerTimeout } from './token-functions';
+import { TokenMonitoring } from './token-monitoring';
+import { TokenStore } from './token-store';
+
+/** A warm run covers tokens that expire before the next run, plus this much. */
+const WARM_HORIZON_SLACK_SECONDS = 60;
+
+export type TokenVendingLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+/** Settings of {@link EkuaibaoTokenVending}. Every field is optional; the defaults are the secure choice. */
+export interface EkuaibaoTokenVendingProps {
+  /**
+   * Secrets Manager name prefix of the tenant credentials; tenant `acme` reads the secret
+   * `${secretPrefix}acme`. The functions can read secrets under this prefix and nothing else.
+   * @default 'ekuaibao/tenants/'
+   */
+  readonly secretPrefix?: string;
+  /**
+   * Ekuaibao base URL for tenants whose secret does not name one (`TENANT_SECRET_PREFIX`'s
+   * secrets may carry `baseUrl` for DingTalk, WeCom, ... environments).
+   * @default 'https://app.ekuaibao.com'
+   */
+  readonly defaultBaseUrl?: string;
+  /**
+   * ARNs of customer managed KMS keys that encrypt tenant secrets. The functions get
+   * `kms:Decrypt` on them only through Secrets Manager and only for secrets under the prefix.
+   * Not needed for the AWS managed `aws/secretsmanager` key.
+   * @default - none
+   */
+  readonly secretsKmsKeyArns?: string[];
+  /**
+   * A token is not served when it expires within this many seconds (`SAFETY_MARGIN_SECONDS`).
+   * @default 300
+   */
+  readonly safetyMarginSeconds?: number;
+  /**
+   * The warmer refreshes tokens that expire within this many seconds (`REFRESH_WINDOW_SECONDS`).
+   * @default 900
+   */
+  readonly refreshWindowSeconds?: number;
+  /**
+   * Timeout of one upstream call, in milliseconds (`UPSTREAM_TIMEOUT_MS`).
+   * @default 5000
+   */
+  readonly upstreamTimeoutMs?: number;
+  /**
+   * Upstream attempts per token fetch (`UPSTREAM_MAX_ATTEMPTS`).
+   * @default 2
+   */
+  readonly upstreamMaxAttempts?: number;
+  /**
+   * How long a caller waits for another caller's upstream fetch, in milliseconds (`LEASE_WAIT_MS`).
+   * @default 8000
+   */
+  readonly leaseWaitMs?: number;
+  /**
+   * How long a function instance reuses a tenant secret before reading it again
+   * (`SECRET_MAX_AGE_SECONDS`); bounds how long a rotated credential keeps being used.
+   * @default 300
+   */
+  readonly secretMaxAgeSeconds?: number;
+  /**
+   * How often the warmer runs.
+   * @default Duration.minutes(5)
+   */
+  readonly warmerInterval?: Duration;
+  /**
+   * Memory of both functions, in MB.
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * Log level of both functions (`POWERTOOLS_LOG_LEVEL` and the Lambda application log level).
+   * @default 'INFO'
+   */
+  readonly logLevel?: TokenVendingLogLevel;
+  /**
+   * `POWERTOOLS_SERVICE_NAME`: the `service` dimension of every metric and log line.
+   * @default 'ekuaibao-token-vending'
+   */
+  readonly serviceName?: string;
+  /**
+   * `POWERTOOLS_METRICS_NAMESPACE`: CloudWatch namespace of the service metrics.
+   * @default 'EkuaibaoTokenVending'
+   */
+  readonly metricsNamespace?: string;
+  /**
+   * Name of the REST API (also the `ApiName` metric dimension).
+   * @default - the stack name
+   */
+  readonly apiName?: string;
+  /**
+   * API stage name; part of the URL and of every `execute-api` ARN.
+   * @default 'v1'
+   */
+  readonly stageName?: string;
+  /**
+   * Stage-wide steady-state request rate, requests per second.
+   * @default 50
+   */
+  readonly throttlingRateLimit?: number;
+  /**
+   * Stage-wide burst, requests.
+   * @default 100
+   */
+  readonly throttlingBurstLimit?: number;
+  /**
+   * AWS accounts, besides this one, whose IAM principals may call the API. When set, a
+   * resource policy denies every other account. Callers still need an IAM policy for the
+   * tenant routes they use.
+   * @default - no resource policy: only principals of this account, per their IAM policies
+   */
+  readonly allowedAccountIds?: string[];
+  /**
+   * Interface VPC endpoint ids (`vpce-...`) for `execute-api`. When set, the API is PRIVATE
+   * and a resource policy denies calls that do not come through these endpoints.
+   * @default - a REGIONAL API
+   */
+  readonly privateVpcEndpointIds?: string[];
+  /**
+   * Requests per source IP per 5 minutes before an AWS WAF web ACL blocks the IP (10 or more).
+   * @default - no web ACL
+   */
+  readonly wafRateLimit?: number;
+  /**
+   * Set the account-wide API Gateway CloudWatch Logs role (`AWS::ApiGateway::Account`), which
+   * access and execution logging need. Turn off where the account already has one and another
+   * team owns it.
+   * @default true
+   */
+  readonly manageApiGatewayAccountRole?: boolean;
+  /**
+   * Retention of the function and API log groups.
+   * @default RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * E-mail address subscribed to a new, encrypted alarm topic.
+   * @default - no topic is created
+   */
+  readonly alarmEmail?: string;
+  /**
+   * Existing SNS topic for alarm and OK notifications (takes precedence over `alarmEmail`).
+   * @default - the topic created for `alarmEmail`, if any
+   */
+  readonly alarmTopic?: ITopic;
+  /**
+   * Keep the table, its key and the log groups when the stack is deleted, and turn on the
+   * table's deletion protection. Set `false` for throwaway stacks only.
+   * @default true
+   */
+  readonly retainOnDelete?: boolean;
+}
+
+/** The props with every default applied and every value checked. */
+export type ResolvedTokenVendingProps = Required<
+  Omit<EkuaibaoTokenVendingProps, 'wafRateLimit' | 'alarmEmail' | 'alarmTopic' | 'apiName'>
+> &
+  Pick<EkuaibaoTokenVendingProps, 'wafRateLimit' | 'alarmEmail' | 'alarmTopic'> & { readonly apiName: string };
+
+export const TOKEN_VENDING_DEFAULTS = {
+  secretPrefix: 'ekuaibao/tenants/',
+  defaultBaseUrl: 'https://app.ekuaibao.com',
+  safetyMarginSeconds: 300,
+  refreshWindowSeconds: 900,
+  upstreamTimeoutMs: 5000,
+  upstreamMaxAttempts: 2,
+  leaseWaitMs: 8000,
+  secretMaxAgeSeconds: 300,
+  warmerInterval: Duration.minutes(5),
+  memorySize: 512,
+  logLevel: 'INFO',
+  serviceName: 'ekuaibao-token-vending',
+  metricsNamespace: 'EkuaibaoTokenVending',
+  stageName: 'v1',
+  throttlingRateLimit: 50,
+  throttlingBurstLimit: 100,
+  manageApiGatewayAccountRole: true,
+  logRetention: RetentionDays.THREE_MONTHS,
+  retainOnDelete: true,
+} as const satisfies Partial<EkuaibaoTokenVendingProps>;
+
+/**
+ * Token vending for the Ekuaibao Open API: a REST API (IAM authorized per tenant route) in
+ * front of a Lambda function that serves cached upstream access tokens, a warmer that refreshes
+ * them on a schedule, the encrypted DynamoDB cache, alarms and a dashboard.
+ *
+ * @example
+ * const vending = new EkuaibaoTokenVending(stack, 'TokenVending', {
+ *   secretPrefix: 'ekuaibao/tenants/',
+ *   alarmEmail: 'oncall@example.com',
+ * });
+ * vending.grantTenantAccess(callerRole, 'acme');
+ */
+export class EkuaibaoTokenVending extends Construct {
+  public readonly settings: ResolvedTokenVendingProps;
+  public readonly store: TokenStore;
+  public readonly tokenFunction: TokenVendingFunction;
+  public readonly warmerFunction: TokenVendingFunction;
+  public readonly warmerSchedule: Rule;
+  public readonly api: TokenApi;
+  public readonly monitoring: TokenMonitoring;
+
+  constructor(scope: Construct, id: string, props: EkuaibaoTokenVendingProps = {}) {
+    super(scope, id);
+    const settings = resolveProps(props, Stack.of(this).stackName);
+    this.settings = settings;
+    const removalPolicy = settings.retainOnDelete ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    this.store = new TokenStore(this, 'Store', {
+      secretPrefix: settings.secretPrefix,
+      secretsKmsKeyArns: settings.secretsKmsKeyArns,
+      retainOnDelete: settings.retainOnDelete,
+    });
+
+    const environment: Record<string, string> = {
+      TABLE_NAME: this.store.table.tableName,
+      TENANT_SECRET_PREFIX: settings.secretPrefix,
+      DEFAULT_BASE_URL: settings.defaultBaseUrl,
+      SAFETY_MARGIN_SECONDS: String(settings.safetyMarginSeconds),
+      REFRESH_WINDOW_SECONDS: String(settings.refreshWindowSeconds),
+      UPSTREAM_TIMEOUT_MS: String(settings.upstreamTimeoutMs),
+      UPSTREAM_MAX_ATTEMPTS: String(settings.upstreamMaxAttempts),
+      LEASE_WAIT_MS: String(settings.leaseWaitMs),
+      SECRET_MAX_AGE_SECONDS: String(settings.secretMaxAgeSeconds),
+      POWERTOOLS_SERVICE_NAME: settings.serviceName,
+      POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
+      POWERTOOLS_LOG_LEVEL: settings.logLevel,
+      // Derived, so that they always agree with the timeout and the schedule set here.
+      REQUEST_BUDGET_MS: String(requestBudgetMs(settings)),
+      WARM_HORIZON_SECONDS: String(settings.warmerInterval.toSeconds() + WARM_HORIZON_SLACK_SECONDS),
+    };
+    const tokenTimeout = tokenFunctionTimeout(settings);
+    const common = {
+      environment,
+      memorySize: settings.memorySize,
+      logLevel: ApplicationLogLevel[settings.logLevel],
+      logRetention: settings.logRetention,
+      removalPolicy,
+      accessPolicy: this.store.accessPolicy,
+    };
+    this.tokenFunction = new TokenVendingFunction(this, 'TokenFunction', {
+      ...common,
+      entry: FUNCTION_ENTRIES.token,
+      description: 'Ekuaibao token vending: serves cached upstream access tokens per tenant',
+      timeout: tokenTimeout,
+    });
+    this.warmerFunction = new TokenVendingFunction(this, 'WarmerFunction', {
+      ...common,
+      entry: FUNCTION_ENTRIES.warmer,
+      description: 'Ekuaibao token vending: refreshes cached tokens before they expire',
+      timeout: warmerTimeout(settings.warmerInterval, tokenTimeout),
+    });
+    this.warmerSchedule = new Rule(this, 'WarmerSchedule', {
+      description: 'Runs the Ekuaibao token warmer',
+      schedule: Schedule.rate(settings.warmerInterval),
+      // A run that could not start before the next one is worthless; the next one replaces it.
+      targets: [new LambdaFunction(this.warmerFunction.function, { maxEventAge: settings.warmerInterval, retryAttempts: 2 })],
+    });
+
+    this.api = new TokenApi(this, 'Api', {
+      tokenFunction: this.tokenFunction.function,
+      apiName: settings.apiName,
+      stageName: settings.stageName,
+      throttlingRateLimit: settings.throttlingRateLimit,
+      throttlingBurstLimit: settings.throttlingBurstLimit,
+      allowedAccountIds: settings.allowedAccountIds,
+      privateVpcEndpointIds: settings.privateVpcEndpointIds,
+      wafRateLimit: settings.wafRateLimit,
+      logRetention: settings.logRetention,
+      removalPolicy,
+      manageAccountCloudWatchRole: settings.manageApiGatewayAccountRole,
+    });
+
+    this.monitoring = new TokenMonitoring(this, 'Monitoring', {
+      tokenFunction: this.tokenFunction.function,
+      warmerFunction: this.warmerFunction.function,
+      stage: this.api.api.deploymentStage,
+      metricsNamespace: settings.metricsNamespace,
+      serviceName: settings.serviceName,
+      apiLatencyThreshold: Duration.millis(settings.upstreamTimeoutMs),
+      alarmEmail: settings.alarmEmail,
+      alarmTopic: settings.alarmTopic,
+    });
+
+    acknowledgeTokenVendingFindings(this);
+  }
+
+  /**
+   * The `execute-api:Invoke` resource ARNs of one tenant: its GET token route and its POST
+   * invalidate route.
+   */
+  public tenantRouteArns(tenantId: string): string[] {
+    if (!isValidTenantId(tenantId)) {
+      throw new InvalidTokenVendingSetting('tenantId', `"${tenantId}" does not match ${TENANT_ID_PATTERN}`);
+    }
+    return [this.api.routeArn('GET', tenantId), this.api.routeArn('POST', tenantId)];
+  }
+
+  /** Lets `grantee` call both routes of one tenant (and no other tenant's). */
+  public grantTenantAccess(grantee: IGrantable, tenantId: string): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:Invoke'],
+      resourceArns: this.tenantRouteArns(tenantId),
+    });
+  }
+
+  /**
+   * An IAM policy document (JSON string) that a caller attaches to call one tenant's routes;
+   * the stack prints it as an output for the placeholder tenant `TENANT_ID`.
+   */
+  public exampleCallerPolicy(tenantId: string): string {
+    return Stack.of(this).toJsonString({
+      Version: '2012-10-17',
+      Statement: [
+        new PolicyStatement({
+          sid: 'CallEkuaibaoTokenVendingForOneTenant',
+          effect: Effect.ALLOW,
+          actions: ['execute-api:Invoke'],
+          resources: this.tenantRouteArns(tenantId),
+        }).toStatementJson(),
+      ],
+    });
+  }
+}
+
+const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const SECRET_PREFIX_PATTERN = /^[A-Za-z0-9/_+=.@-]+$/;
+const ACCOUNT_ID_PATTERN = /^\d{12}$/;
+const VPC_ENDPOINT_ID_PATTERN = /^vpce-[0-9a-f]{8,17}$/;
+const KMS_KEY_ARN_PATTERN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const STAGE_NAME_PATTERN = /^[A-Za-z0-9_]{1,128}$/;
+const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** Applies defaults and rejects settings the stack cannot be built with. */
+export function resolveProps(props: EkuaibaoTokenVendingProps, stackName: string): ResolvedTokenVendingProps {
+  const d = TOKEN_VENDING_DEFAULTS;
+  const resolved: ResolvedTokenVendingProps = {
+    secretPrefix: props.secretPrefix ?? d.secretPrefix,
+    defaultBaseUrl: props.defaultBaseUrl ?? d.defaultBaseUrl,
+    secretsKmsKeyArns: props.secretsKmsKeyArns ?? [],
+    safetyMarginSeconds: props.safetyMarginSeconds ?? d.safetyMarginSeconds,
+    refreshWindowSeconds: props.refreshWindowSeconds ?? d.refreshWindowSeconds,
+    upstreamTimeoutMs: props.upstreamTimeoutMs ?? d.upstreamTimeoutMs,
+    upstreamMaxAttempts: props.upstreamMaxAttempts ?? d.upstreamMaxAttempts,
+    leaseWaitMs: props.leaseWaitMs ?? d.leaseWaitMs,
+    secretMaxAgeSeconds: props.secretMaxAgeSeconds ?? d.secretMaxAgeSeconds,
+    warmerInterval: props.warmerInterval ?? d.warmerInterval,
+    memorySize: props.memorySize ?? d.memorySize,
+    logLevel: props.logLevel ?? d.logLevel,
+    serviceName: props.serviceName ?? d.serviceName,
+    metricsNamespace: props.metricsNamespace ?? d.metricsNamespace,
+    apiName: props.apiName ?? stackName,
+    stageName: props.stageName ?? d.stageName,
+    throttlingRateLimit: props.throttlingRateLimit ?? d.throttlingRateLimit,
+    throttlingBurstLimit: props.throttlingBurstLimit ?? d.throttlingBurstLimit,
+    allowedAccountIds: props.allowedAccountIds ?? [],
+    privateVpcEndpointIds: props.privateVpcEndpointIds ?? [],
+    wafRateLimit: props.wafRateLimit,
+    manageApiGatewayAccountRole: props.manageApiGatewayAccountRole ?? d.manageApiGatewayAccountRole,
+    logRetention: props.logRetention ?? d.logRetention,
+    alarmEmail: props.alarmEmail,
+    alarmTopic: props.alarmTopic,
+    retainOnDelete: props.retainOnDelete ?? d.retainOnDelete,
+  };
+  check(resolved);
+  return resolved;
+}
+
+function check(p: ResolvedTokenVendingProps): void {
+  const fail = (setting: string, reason: string): never => {
+    throw new InvalidTokenVendingSetting(setting, reason);
+  };
+  if (!SECRET_PREFIX_PATTERN.test(p.secretPrefix)) {
+    // An empty prefix would grant every secret in the account and region.
+    fail('secretPrefix', 'must be non-empty and use only letters, digits and /_+=.@- (no wildcards)');
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(p.defaultBaseUrl);
+  } catch {
+    fail('defaultBaseUrl', `"${p.defaultBaseUrl}" is not a URL`);
+  }
+  if (url && url.protocol !== 'https:') fail('defaultBaseUrl', 'must be https (the upstream takes credentials)');
+  const wholeAtLeast = (setting: keyof ResolvedTokenVendingProps, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    const v = p[setting] as number;
+    if (!Number.isInteger(v) || v < min || v > max) fail(setting, `must be an integer from ${min} to ${max}, got ${v}`);
+  };
+  wholeAtLeast('safetyMarginSeconds', 0);
+  wholeAtLeast('refreshWindowSeconds', 1);
+  wholeAtLeast('upstreamTimeoutMs', 100);
+  wholeAtLeast('upstreamMaxAttempts', 1, 5);
+  wholeAtLeast('leaseWaitMs', 0);
+  wholeAtLeast('secretMaxAgeSeconds', 0);
+  wholeAtLeast('memorySize', 128, 10240);
+  wholeAtLeast('throttlingRateLimit', 1);
+  wholeAtLeast('throttlingBurstLimit', 1);
+  if (p.refreshWindowSeconds <= p.safetyMarginSeconds) {
+    fail('refreshWindowSeconds', 'must be larger than safetyMarginSeconds, or the warmer refreshes tokens already withheld');
+  }
+  const minutes = p.warmerInterval.toMinutes({ integral: false });
+  if (!Number.isInteger(minutes) || minutes < 1) fail('warmerInterval', 'must be a whole number of minutes, at least 1');
+  if (!(p.logLevel in ApplicationLogLevel)) fail('logLevel', 'must be DEBUG, INFO, WARN or ERROR');
+  if (!NAME_PATTERN.test(p.serviceName)) fail('serviceName', 'must be 1-128 letters, digits or _.-');
+  if (!NAME_PATTERN.test(p.metricsNamespace)) fail('metricsNamespace', 'must be 1-128 letters, digits or _.-');
+  if (!Token.isUnresolved(p.apiName) && !NAME_PATTERN.test(p.apiName)) fail('apiName', 'must be 1-128 letters, digits or _.-');
+  if (!STAGE_NAME_PATTERN.test(p.stageName)) fail('stageName', 'must be 1-128 letters, digits or _');
+  for (const a of p.allowedAccountIds) if (!ACCOUNT_ID_PATTERN.test(a)) fail('allowedAccountIds', `"${a}" is not a 12-digit account id`);
+  for (const v of p.privateVpcEndpointIds) if (!VPC_ENDPOINT_ID_PATTERN.test(v)) fail('privateVpcEndpointIds', `"${v}" is not a VPC endpoint id`);
+  for (const k of p.secretsKmsKeyArns) if (!KMS_KEY_ARN_PATTERN.test(k)) fail('secretsKmsKeyArns', `"${k}" is not a KMS key ARN (aliases are not accepted)`);
+  if (p.wafRateLimit !== undefined && (!Number.isInteger(p.wafRateLimit) || p.wafRateLimit < 10)) {
+    fail('wafRateLimit', 'must be an integer of at least 10 (requests per IP per 5 minutes)');
+  }
+  if (p.alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(p.alarmEmail)) fail('alarmEmail', `"${p.alarmEmail}" is not an e-mail address`);
+}
+
+/** Tenant ids the API accepts (the function checks the same pattern). */
+export function isValidTenantId(tenantId: string): boolean {
+  return TENANT_ID_PATTERN.test(tenantId);
+}

@@ -1,0 +1,223 @@
+/**
+ * The token function's asset, exactly as CDK uploads it, runs on its own: copied alone into an
+ * empty folder outside the repository (no node_modules anywhere above it) and started the way
+ * Lambda starts it, with Node 24, its environment from the template and an API Gateway event.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { synthesize, type TemplateJson } from './support/synth';
+
+interface FunctionUnderTest {
+  /** The copied asset: Lambda's /var/task. */
+  readonly taskRoot: string;
+  readonly handlerFile: string;
+  readonly handlerExport: string;
+  readonly env: Record<string, string>;
+}
+
+interface Invocation {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly result: unknown;
+}
+
+const RESULT_MARK = '@@RESULT@@';
+let workDir: string;
+let tokenFunction: FunctionUnderTest;
+let warmerFunction: FunctionUnderTest;
+
+beforeAll(() => {
+  const { json, assembly } = synthesize({}, { bundle: true });
+  workDir = mkdtempSync(path.join(tmpdir(), 'token-vending-asset-'));
+  tokenFunction = isolate(json, assembly.directory, 'TokenVending/TokenFunction/Function/Resource', 'token');
+  warmerFunction = isolate(json, assembly.directory, 'TokenVending/WarmerFunction/Function/Resource', 'warmer');
+});
+
+afterAll(() => {
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+test('the asset is one self-contained ESM file and its source map', () => {
+  expect(readdirSync(tokenFunction.taskRoot).sort()).toEqual(['index.mjs', 'index.mjs.map']);
+  expect(tokenFunction.handlerFile).toBe('index.mjs');
+  expect(ancestorsWithNodeModules(tokenFunction.taskRoot)).toEqual([]);
+});
+
+test('the token asset imports alone in an empty folder', () => {
+  const run = invoke(tokenFunction, undefined);
+  expect(run.stderr).not.toMatch(/Dynamic require|ERR_MODULE_NOT_FOUND|Cannot find (module|package)/);
+  expect(run.status).toBe(0);
+  expect(run.result).toEqual({ handlerType: 'function', node: expect.stringMatching(/^24\./) });
+});
+
+test('the warmer asset imports alone in an empty folder', () => {
+  const run = invoke(warmerFunction, undefined);
+  expect(run.stderr).not.toMatch(/Dynamic require|ERR_MODULE_NOT_FOUND|Cannot find (module|package)/);
+  expect(run.status).toBe(0);
+  expect(run.result).toEqual({ handlerType: 'function', node: expect.stringMatching(/^24\./) });
+});
+
+test('answers GET /tenants/bad%20id/token with 400 INVALID_TENANT_ID, without touching AWS', () => {
+  const run = invoke(tokenFunction, apiGatewayEvent('GET', '/tenants/{tenantId}/token', { tenantId: 'bad id' }));
+  expect(run.stderr).not.toMatch(/Dynamic require/);
+  expect(run.status).toBe(0);
+  const response = run.result as { statusCode: number; body: string };
+  expect(response.statusCode).toBe(400);
+  const body = JSON.parse(response.body) as { error: { code: string; message: string; requestId: string } };
+  expect(body.error.code).toBe('INVALID_TENANT_ID');
+});
+
+/** Copies one function's asset folder, and only it, into an empty folder under the OS temp dir. */
+function isolate(json: TemplateJson, assemblyDir: string, pathSuffix: string, name: string): FunctionUnderTest {
+  const entry = Object.values(json.Resources).find(
+    (r) => r.Type === 'AWS::Lambda::Function' && String((r.Metadata as Record<string, unknown>)['aws:cdk:path']).endsWith(pathSuffix),
+  );
+  if (!entry) throw new Error(`no Lambda function at ${pathSuffix}`);
+  const metadata = entry.Metadata as Record<string, string>;
+  const props = entry.Properties as { Handler: string; Environment: { Variables: Record<string, unknown> }; MemorySize: number; Timeout: number };
+  const source = path.join(assemblyDir, metadata['aws:asset:path']!);
+  const taskRoot = path.join(workDir, name, 'task');
+  cpSync(source, taskRoot, { recursive: true });
+  mkdirSync(path.join(workDir, name, 'cwd'));
+
+  const [module, handlerExport] = props.Handler.split('.') as [string, string];
+  const handlerFile = [`${module}.mjs`, `${module}.js`].find((f) => existsSync(path.join(taskRoot, f)));
+  if (!handlerFile) throw new Error(`no ${module}.mjs in the asset`);
+
+  const fromTemplate = Object.fromEntries(
+    Object.entries(props.Environment.Variables).map(([k, v]) => [k, typeof v === 'string' ? v : `placeholder-${k.toLowerCase()}`]),
+  );
+  const functionName = `token-vending-${name}`;
+  const env: Record<string, string> = {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    LANG: 'en_US.UTF-8',
+    TZ: ':UTC',
+    ...fromTemplate,
+    // What the Lambda runtime sets; credentials are fake and nothing may reach AWS.
+    AWS_REGION: 'eu-west-1',
+    AWS_DEFAULT_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'AKIAFAKEFORTESTS0000',
+    AWS_SECRET_ACCESS_KEY: 'fake-secret-for-tests',
+    AWS_SESSION_TOKEN: 'fake-session-token',
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+    AWS_LAMBDA_FUNCTION_NAME: functionName,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(props.MemorySize),
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${functionName}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: '2025/01/01/[$LATEST]0123456789abcdef',
+    AWS_LAMBDA_LOG_FORMAT: 'JSON',
+    AWS_LAMBDA_LOG_LEVEL: 'INFO',
+    LAMBDA_TASK_ROOT: taskRoot,
+    _HANDLER: props.Handler,
+    _X_AMZN_TRACE_ID: 'Root=1-65a1b2c3-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1',
+    AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:2000',
+    AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
+    FUNCTION_TIMEOUT_MS: String(props.Timeout * 1000),
+  };
+  return { taskRoot, handlerFile, handlerExport, env };
+}
+
+/** Imports the handler in a fresh Node 24 process; with an event, invokes it once. */
+function invoke(fn: FunctionUnderTest, event: unknown): Invocation {
+  const script = `
+    import { pathToFileURL } from 'node:url';
+    import * as path from 'node:path';
+    const mod = await import(pathToFileURL(path.join(process.env.LAMBDA_TASK_ROOT, ${JSON.stringify(fn.handlerFile)})).href);
+    const handler = mod[${JSON.stringify(fn.handlerExport)}];
+    let result = { handlerType: typeof handler, node: process.versions.node };
+    if (process.env.TEST_EVENT) {
+      const started = Date.now();
+      const context = {
+        awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+        functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+        functionVersion: '$LATEST',
+        invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:' + process.env.AWS_LAMBDA_FUNCTION_NAME,
+        memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+        logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+        logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+        callbackWaitsForEmptyEventLoop: true,
+        getRemainingTimeInMillis: () => Number(process.env.FUNCTION_TIMEOUT_MS) - (Date.now() - started),
+      };
+      result = await handler(JSON.parse(process.env.TEST_EVENT), context);
+    }
+    process.stdout.write('\\n${RESULT_MARK}' + JSON.stringify(result) + '\\n');
+    process.exit(0);
+  `;
+  const cwd = path.join(path.dirname(fn.taskRoot), 'cwd');
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd,
+    env: { ...fn.env, ...(event === undefined ? {} : { TEST_EVENT: JSON.stringify(event) }) },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  const marked = child.stdout.split('\n').find((line) => line.startsWith(RESULT_MARK));
+  if (child.status !== 0 || !marked) {
+    // Shown by Jest when an assertion below fails.
+    console.error(`exit ${child.status}\nstdout:\n${clip(child.stdout)}\nstderr:\n${clip(child.stderr)}`);
+  }
+  return {
+    status: child.status,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    result: marked ? JSON.parse(marked.slice(RESULT_MARK.length)) : undefined,
+  };
+}
+
+function apiGatewayEvent(httpMethod: string, resource: string, pathParameters: Record<string, string>) {
+  const path = resource.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(pathParameters[name] ?? ''));
+  const headers = { Host: 'abc123.execute-api.eu-west-1.amazonaws.com', 'User-Agent': 'lambda-asset-test' };
+  return {
+    resource,
+    path,
+    httpMethod,
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters,
+    stageVariables: null,
+    requestContext: {
+      accountId: '111122223333',
+      apiId: 'abc123',
+      resourceId: 'r1',
+      resourcePath: resource,
+      httpMethod,
+      requestId: 'f1b2c3d4-0000-4000-8000-000000000001',
+      extendedRequestId: 'Ab1CdEfGhIjKlM=',
+      stage: 'v1',
+      path: `/v1${path}`,
+      protocol: 'HTTP/1.1',
+      requestTimeEpoch: 1_700_000_000_000,
+      domainName: 'abc123.execute-api.eu-west-1.amazonaws.com',
+      identity: {
+        accountId: '111122223333',
+        caller: 'AROAFAKE:caller',
+        userArn: 'arn:aws:sts::111122223333:assumed-role/caller/session',
+        sourceIp: '192.0.2.1',
+        userAgent: 'lambda-asset-test',
+      },
+    },
+    body: null,
+    isBase64Encoded: false,
+  };
+}
+
+/** Minified bundles put whole files on one line of a stack trace; keep the output readable. */
+function clip(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => (line.length > 300 ? `${line.slice(0, 300)}...` : line))
+    .join('\n')
+    .slice(-6000);
+}
+
+function ancestorsWithNodeModules(dir: string): string[] {
+  const found: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, 'node_modules'))) found.push(d);
+    if (path.dirname(d) === d) return found;
+  }
+}
