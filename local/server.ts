@@ -10,7 +10,6 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import dynalite from 'dynalite';
 import { StaticCredentials } from '../functions/adapters/tenant-credentials';
 import type { CredentialSource } from '../functions/domain/types';
@@ -92,7 +91,6 @@ export async function startLocalServer(env: Record<string, string | undefined> =
     const logger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'ekuaibao-token-vending' });
     const metrics = new Metrics({ namespace: 'EkuaibaoTokenVending', serviceName: 'ekuaibao-token-vending' });
     metrics.setThrowOnEmptyMetrics(false);
-    const tracer = new Tracer({ enabled: false });
     const vendor = createVendor({
       config,
       logger,
@@ -100,7 +98,7 @@ export async function startLocalServer(env: Record<string, string | undefined> =
       credentials,
       dynamoDb: localDynamoDbConfig(dynamoDbEndpoint),
     });
-    const handler = createTokenApi({ vendor, logger, metrics, tracer });
+    const handler = createTokenApi({ vendor, logger, metrics });
 
     const server = createServer(async (req, res) => {
       try {

@@ -3,7 +3,8 @@
  * error out. It never logs, and no error it throws quotes a URL, a body or a credential (the
  * refresh call carries both tokens in its query string).
  */
-import { z } from 'zod';
+// zod/mini: the same validation as zod, at a fraction of the bundle (and cold start) cost.
+import * as z from 'zod/mini';
 import { UpstreamRefreshRejected, UpstreamRejectedCredentials, UpstreamUnavailable } from '../domain/errors';
 import type { IssuedToken, RefreshOptions, TenantCredentials, UpstreamAuth } from '../domain/types';
 
@@ -16,10 +17,10 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 const tokenResponseSchema = z.object({
   value: z.object({
-    accessToken: z.string().min(1),
-    refreshToken: z.string().min(1),
-    expireTime: z.number().int().positive(),
-    corporationId: z.string().min(1),
+    accessToken: z.string().check(z.minLength(1)),
+    refreshToken: z.string().check(z.minLength(1)),
+    expireTime: z.int().check(z.positive()),
+    corporationId: z.string().check(z.minLength(1)),
   }),
 });
 

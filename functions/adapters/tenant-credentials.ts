@@ -6,7 +6,7 @@
 import { GetParameterError, ParameterNotFoundError } from '@aws-lambda-powertools/parameters';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { DependencyThrottled, TenantMisconfigured, TenantNotFound } from '../domain/errors';
 import type { CredentialSource, TenantCredentials } from '../domain/types';
 
@@ -18,9 +18,9 @@ export interface CredentialParsing {
 }
 
 const secretSchema = z.object({
-  appKey: z.string().trim().min(1),
-  appSecurity: z.string().min(1),
-  baseUrl: z.string().min(1).optional(),
+  appKey: z.string().check(z.trim(), z.minLength(1)),
+  appSecurity: z.string().check(z.minLength(1)),
+  baseUrl: z.optional(z.string().check(z.minLength(1))),
 });
 
 /** Turns a secret's content into credentials, naming what is wrong without quoting it. */

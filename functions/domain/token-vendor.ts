@@ -85,7 +85,7 @@ const LEASE_GUARD_MS = 500;
 const MIN_ATTEMPT_MS = 250;
 /** Waiters poll the table this often: short, so that they learn of a new token soon after it lands. */
 const WAIT_BASE_MS = 25;
-const WAIT_CAP_MS = 200;
+const WAIT_CAP_MS = 100;
 const RETRY_BASE_MS = 200;
 const RETRY_CAP_MS = 1000;
 

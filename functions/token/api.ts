@@ -3,15 +3,13 @@
  * map every error to the JSON error body. Middy wires Powertools' logging, metrics and tracing
  * around it. No decisions about tokens are made here.
  */
-import middy from '@middy/core';
+import middy, { type MiddlewareObj } from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import type { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   InvalidRequestBody,
   InvalidTenantId,
@@ -30,13 +28,17 @@ export interface TokenApiDependencies {
   readonly vendor: Pick<TokenVendor, 'vend' | 'invalidate'>;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly tracer: Tracer;
+  /**
+   * Powertools Tracer's middleware, in Lambda. Passed in rather than imported so that local runs
+   * do not load the X-Ray SDK, whose async hooks tax every promise.
+   */
+  readonly tracing?: MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>;
 }
 
-const invalidateBodySchema = z.object({ accessToken: z.string().min(1).max(4096) });
+const invalidateBodySchema = z.object({ accessToken: z.string().check(z.minLength(1), z.maxLength(4096)) });
 
 export function createTokenApi(dependencies: TokenApiDependencies) {
-  const { vendor, logger, metrics, tracer } = dependencies;
+  const { vendor, logger, metrics, tracing } = dependencies;
 
   const handle = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     const route = ROUTES.find((r) => r.resource === event.resource && r.method === event.httpMethod);
@@ -62,7 +64,7 @@ export function createTokenApi(dependencies: TokenApiDependencies) {
   };
 
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(tracing ? [tracing] : [])
     // Never log the event, whatever POWERTOOLS_LOGGER_LOG_EVENT says: invalidate bodies carry tokens.
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(logMetrics(metrics))

@@ -2,17 +2,17 @@
  * Configuration, read once from the environment, validated and typed. Nothing else reads
  * `process.env`. Every variable is documented in README's Configuration section.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { TokenVendorSettings } from '../domain/token-vendor';
 
-const seconds = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
-const positive = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const seconds = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.nonnegative()), fallback);
+const positive = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
 
 const environmentSchema = z
   .object({
-    TABLE_NAME: z.string().min(1),
-    TENANT_SECRET_PREFIX: z.string().default('ekuaibao/tenants/'),
-    DEFAULT_BASE_URL: z.string().url().default('https://app.ekuaibao.com'),
+    TABLE_NAME: z.string({ error: 'is required' }).check(z.minLength(1, 'is required')),
+    TENANT_SECRET_PREFIX: z._default(z.string(), 'ekuaibao/tenants/'),
+    DEFAULT_BASE_URL: z._default(z.url(), 'https://app.ekuaibao.com'),
     SAFETY_MARGIN_SECONDS: seconds(300),
     REFRESH_WINDOW_SECONDS: seconds(900),
     UPSTREAM_TIMEOUT_MS: positive(5000),
@@ -26,10 +26,12 @@ const environmentSchema = z
     INVALIDATION_MIN_INTERVAL_SECONDS: seconds(30),
     WARM_HORIZON_SECONDS: seconds(360),
   })
-  .refine((env) => env.REFRESH_WINDOW_SECONDS >= env.SAFETY_MARGIN_SECONDS, {
-    message: 'REFRESH_WINDOW_SECONDS must be at least SAFETY_MARGIN_SECONDS',
-    path: ['REFRESH_WINDOW_SECONDS'],
-  });
+  .check(
+    z.refine((env) => env.REFRESH_WINDOW_SECONDS >= env.SAFETY_MARGIN_SECONDS, {
+      message: 'REFRESH_WINDOW_SECONDS must be at least SAFETY_MARGIN_SECONDS',
+      path: ['REFRESH_WINDOW_SECONDS'],
+    }),
+  );
 
 export type Environment = z.input<typeof environmentSchema>;
 

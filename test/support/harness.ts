@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SecretsManagerCredentials } from '../../functions/adapters/tenant-credentials';
@@ -68,7 +67,6 @@ export async function createHarness(options: HarnessOptions) {
 
   const logger = new Logger({ serviceName: 'ekuaibao-token-vending', logLevel: options.verbose ? 'DEBUG' : 'SILENT' });
   const metrics = quietUnless(options.verbose ?? false, () => new Metrics({ namespace: 'EkuaibaoTokenVending', serviceName: 'ekuaibao-token-vending' }));
-  const tracer = new Tracer({ enabled: false });
   const vendor = createVendor({
     config,
     logger,
@@ -84,7 +82,7 @@ export async function createHarness(options: HarnessOptions) {
     ...(options.upstream && { upstream: options.upstream }),
     ...(options.clock && { clock: options.clock }),
   });
-  const handler = createTokenApi({ vendor, logger, metrics, tracer });
+  const handler = createTokenApi({ vendor, logger, metrics });
 
   async function invoke(method: string, path: string, body = ''): Promise<Invocation> {
     const event = toApiGatewayEvent(method, path, { 'content-type': 'application/json' }, body);

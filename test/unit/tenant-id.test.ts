@@ -4,7 +4,6 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import fc from 'fast-check';
 import { createTokenApi, TENANT_ID_PATTERN } from '../../functions/token/api';
 import { localLambdaContext, toApiGatewayEvent } from '../../local/api-gateway-event';
@@ -30,7 +29,6 @@ function apiWithRecordingVendor() {
     },
     logger: new Logger({ logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'Test' }),
-    tracer: new Tracer({ enabled: false }),
   });
   return { api, seen };
 }

@@ -1,0 +1,46 @@
+import { loadConfig } from '../../functions/token/config';
+
+describe('loadConfig', () => {
+  test('embedded defaults', () => {
+    const config = loadConfig({ TABLE_NAME: 'tokens' });
+    expect(config).toMatchObject({
+      tableName: 'tokens',
+      secretPrefix: 'ekuaibao/tenants/',
+      defaultBaseUrl: 'https://app.ekuaibao.com',
+      secretMaxAgeSeconds: 300,
+      warmHorizonMs: 360_000,
+    });
+    expect(config.vendor).toEqual({
+      safetyMarginMs: 300_000,
+      refreshWindowMs: 900_000,
+      memoryMaxAgeMs: 5_000,
+      leaseDurationMs: 12_000,
+      leaseWaitMs: 8_000,
+      requestBudgetMs: 25_000,
+      upstreamTimeoutMs: 5_000,
+      upstreamMaxAttempts: 2,
+      refreshLifetimeDays: 1,
+      invalidationMinIntervalMs: 30_000,
+    });
+  });
+
+  test('the lease outlasts every upstream attempt a holder may start', () => {
+    const { vendor } = loadConfig({ TABLE_NAME: 't', UPSTREAM_TIMEOUT_MS: '2000', UPSTREAM_MAX_ATTEMPTS: '3' });
+    // 3 attempts × 2 s + 2 backoffs × 1 s + 1 s slack.
+    expect(vendor.leaseDurationMs).toBe(9_000);
+  });
+
+  test('REFRESH_LIFETIME_DAYS=0 asks for the upstream default', () => {
+    expect(loadConfig({ TABLE_NAME: 't', REFRESH_LIFETIME_DAYS: '0' }).vendor.refreshLifetimeDays).toBeUndefined();
+  });
+
+  test.each([
+    [{}, 'TABLE_NAME: is required'],
+    [{ TABLE_NAME: 't', UPSTREAM_TIMEOUT_MS: '0' }, 'UPSTREAM_TIMEOUT_MS'],
+    [{ TABLE_NAME: 't', SAFETY_MARGIN_SECONDS: 'soon' }, 'SAFETY_MARGIN_SECONDS'],
+    [{ TABLE_NAME: 't', DEFAULT_BASE_URL: 'not a url' }, 'DEFAULT_BASE_URL'],
+    [{ TABLE_NAME: 't', SAFETY_MARGIN_SECONDS: '1000' }, 'REFRESH_WINDOW_SECONDS must be at least SAFETY_MARGIN_SECONDS'],
+  ])('rejects %j naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
