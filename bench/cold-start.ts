@@ -1,0 +1,269 @@
+/**
+ * Figure 3: cold start. The token function's bundle as `cdk synth` produces it (size, gzipped
+ * size) and the time for a fresh Node 24 process, in an empty folder with nothing but the bundle,
+ * to import it and serve one request: GET /tenants/{id}/token for a tenant whose secret is in
+ * "Secrets Manager" (a local stub speaking the real protocol) and whose token is already in the
+ * table (DynamoDB Local) — the usual first request of a new container. Next to it, the same for a
+ * baseline bundle that builds the same AWS SDK clients and returns a constant. Runs alternate.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { EkuaibaoClient } from '../functions/adapters/ekuaibao-client';
+import { StaticCredentials } from '../functions/adapters/tenant-credentials';
+import type { UpstreamAuth } from '../functions/domain/types';
+import { toApiGatewayEvent } from '../local/api-gateway-event';
+import type { Simulator } from '../local/simulator/simulator';
+import { buildBundle, bundleComposition, REPO_ROOT, synthTokenBundle, type LambdaBundle } from './support/bundles';
+import { createContainer, expectStatus, tokenPath } from './support/container';
+import type { DynamoDbLocal } from './support/engines';
+import { startSecretsStub } from './support/secrets-stub';
+import { BENCH_CREDENTIAL } from './latency';
+import { median, round } from './support/stats';
+
+export interface ColdStartOptions {
+  readonly runs: number;
+  /** Skip `cdk synth` and bundle with esbuild directly. */
+  readonly noSynth: boolean;
+}
+
+export interface BundleFacts {
+  readonly source: string;
+  readonly bytes: number;
+  readonly gzipBytes: number;
+  readonly sourceMapBytes: number;
+}
+
+export interface ColdRun {
+  readonly processStartToImportMs: number;
+  readonly importMs: number;
+  readonly firstRequestMs: number;
+  readonly totalMs: number;
+  /** Parent's view: spawn → the result line. */
+  readonly wallMs: number;
+}
+
+export interface ColdStartResult {
+  readonly runs: number;
+  readonly node: string;
+  readonly subject: BundleFacts & {
+    readonly medianMs: ColdRun;
+    readonly firstRequest: string;
+    /** Largest contributors, from an esbuild build of the same entry with the same options. */
+    readonly composition: Array<{ name: string; bytes: number }>;
+  };
+  readonly baseline: BundleFacts & { readonly medianMs: ColdRun };
+  /** Median process start → first response, subject ÷ baseline (target ≤ 1.3). */
+  readonly ratio: number;
+  readonly bundleSizeRatio: number;
+  readonly synthNote?: string;
+}
+
+const TABLE = 'bench-cold-start';
+const TENANT = 'cold-start-tenant';
+const MARK = '@@COLD@@';
+
+export async function measureColdStart(
+  engine: DynamoDbLocal,
+  simulator: Simulator,
+  options: ColdStartOptions,
+  progress: (line: string) => void,
+): Promise<ColdStartResult> {
+  const work = mkdtempSync(path.join(tmpdir(), 'token-vending-bench-cold-'));
+  try {
+    // 1. The bundles.
+    let subject: LambdaBundle;
+    let synthNote: string | undefined;
+    if (options.noSynth) {
+      subject = await buildBundle(path.join(REPO_ROOT, 'functions/token/handler.ts'), path.join(work, 'esbuild-subject'), 'esbuild (--no-synth)');
+    } else {
+      progress('  cold start: npx cdk synth …');
+      try {
+        subject = await synthTokenBundle(path.join(work, 'cdk.out'));
+      } catch (error) {
+        synthNote = `cdk synth failed, bundled functions/token/handler.ts with esbuild instead: ${(error as Error).message.split('\n')[0]}`;
+        progress(`  cold start: ${synthNote}`);
+        subject = await buildBundle(path.join(REPO_ROOT, 'functions/token/handler.ts'), path.join(work, 'esbuild-subject'), 'esbuild (cdk synth failed)');
+      }
+    }
+    const baseline = await buildBundle(path.join(REPO_ROOT, 'bench/baseline/handler.ts'), path.join(work, 'esbuild-baseline'));
+    const subjectFacts = facts(subject);
+    const composition = await bundleComposition(path.join(REPO_ROOT, 'functions/token/handler.ts'));
+    const baselineFacts = facts(baseline);
+    progress(`  cold start: subject bundle (${subject.source}) ${subjectFacts.bytes} B, baseline ${baselineFacts.bytes} B`);
+
+    // 2. A clean folder per bundle, outside the repository: the bundle, its map, the child script.
+    const clean = path.join(work, 'clean');
+    const subjectFile = isolate(subject, path.join(clean, 'subject'));
+    const baselineFile = isolate(baseline, path.join(clean, 'baseline'));
+    const childScript = path.join(clean, 'cold-start-child.mjs');
+    copyFileSync(path.join(REPO_ROOT, 'bench/children/cold-start-child.mjs'), childScript);
+
+    // 3. The environment: the template's, with local endpoints and fake credentials.
+    const functionEnv: Record<string, string> = { ...defaultEnvironment(), ...subject.environment, TABLE_NAME: TABLE };
+    const secretPrefix = functionEnv.TENANT_SECRET_PREFIX ?? 'ekuaibao/tenants/';
+    const defaultBaseUrl = functionEnv.DEFAULT_BASE_URL ?? 'https://app.ekuaibao.com';
+    await engine.createTable(TABLE);
+    await seedToken(engine, simulator, defaultBaseUrl);
+    // The production parser accepts only https base URLs: the secret names none, so the tenant uses
+    // DEFAULT_BASE_URL, and the token for it is already in the table (no upstream call is made).
+    const stub = await startSecretsStub(
+      new Map([[`${secretPrefix}${TENANT}`, JSON.stringify({ appKey: BENCH_CREDENTIAL.appKey, appSecurity: BENCH_CREDENTIAL.appSecurity })]]),
+    );
+    try {
+      const env: Record<string, string> = {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: clean,
+        LANG: 'C.UTF-8',
+        TZ: 'UTC',
+        ...functionEnv,
+        AWS_REGION: 'us-east-1',
+        AWS_DEFAULT_REGION: 'us-east-1',
+        // DynamoDB Local keeps one database per access key and region: the same fake key as the
+        // in-process clients (localDynamoDbConfig) so that the child sees the seeded table.
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_SESSION_TOKEN: 'bench-session-token-not-real',
+        AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: stub.endpoint,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(subject.memorySize ?? 512),
+      };
+      const eventFile = path.join(clean, 'event.json');
+      writeFileSync(eventFile, JSON.stringify(toApiGatewayEvent('GET', tokenPath(TENANT), { accept: 'application/json' }, '')));
+
+      // 4. Alternate subject and baseline; the first pair warms the OS file cache and is dropped.
+      const runs: Record<'subject' | 'baseline', ColdRun[]> = { subject: [], baseline: [] };
+      let node = '';
+      let firstRequest = '';
+      for (let i = -1; i < options.runs; i++) {
+        const order: Array<'subject' | 'baseline'> = i % 2 === 0 ? ['subject', 'baseline'] : ['baseline', 'subject'];
+        for (const which of order) {
+          const file = which === 'subject' ? subjectFile : baselineFile;
+          const run = await runChild(childScript, file, eventFile, clean, env);
+          if (run.statusCode !== 200) {
+            throw new Error(`cold start (${which}): status ${run.statusCode} ${run.errorBody ?? ''}\n${run.output.slice(-3000)}`);
+          }
+          if (which === 'subject') {
+            if (!run.bodyKeys.includes('accessToken')) throw new Error(`cold start: the first request returned no token`);
+            firstRequest = `GET ${tokenPath(TENANT)} → 200 (secret from the Secrets Manager stub, token from the table)`;
+          }
+          node = run.node;
+          if (i >= 0) runs[which].push(run);
+        }
+      }
+      progress(`  cold start: ${options.runs} runs each done`);
+      const subjectMedian = medianRun(runs.subject);
+      const baselineMedian = medianRun(runs.baseline);
+      return {
+        runs: options.runs,
+        node,
+        subject: { ...subjectFacts, medianMs: subjectMedian, firstRequest, composition },
+        baseline: { ...baselineFacts, medianMs: baselineMedian },
+        ratio: round(subjectMedian.totalMs / baselineMedian.totalMs, 3),
+        bundleSizeRatio: round(subjectFacts.bytes / baselineFacts.bytes, 3),
+        ...(synthNote && { synthNote }),
+      };
+    } finally {
+      await stub.close();
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function facts(bundle: LambdaBundle): BundleFacts {
+  const code = readFileSync(bundle.file);
+  const map = `${bundle.file}.map`;
+  return {
+    source: bundle.source,
+    bytes: code.length,
+    gzipBytes: gzipSync(code, { level: 9 }).length,
+    sourceMapBytes: existsSync(map) ? readFileSync(map).length : 0,
+  };
+}
+
+function isolate(bundle: LambdaBundle, directory: string): string {
+  mkdirSync(directory, { recursive: true });
+  const target = path.join(directory, path.basename(bundle.file));
+  copyFileSync(bundle.file, target);
+  if (existsSync(`${bundle.file}.map`)) copyFileSync(`${bundle.file}.map`, `${target}.map`);
+  return target;
+}
+
+/** What the function gets when the template is not available (the CDK app's defaults). */
+function defaultEnvironment(): Record<string, string> {
+  return {
+    TENANT_SECRET_PREFIX: 'ekuaibao/tenants/',
+    DEFAULT_BASE_URL: 'https://app.ekuaibao.com',
+    POWERTOOLS_SERVICE_NAME: 'ekuaibao-token-vending',
+    POWERTOOLS_METRICS_NAMESPACE: 'EkuaibaoTokenVending',
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+    NODE_OPTIONS: '--enable-source-maps',
+    POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+  };
+}
+
+/** Puts a fresh token for the tenant in the table, fetched from the simulator on the tenant's behalf. */
+async function seedToken(engine: DynamoDbLocal, simulator: Simulator, defaultBaseUrl: string): Promise<void> {
+  simulator.configure({ issueDelayMs: 0 });
+  const client = new EkuaibaoClient();
+  const local = <T extends { baseUrl: string }>(c: T): T => ({ ...c, baseUrl: simulator.baseUrl });
+  // The tenant's base URL is the production one (so the token's fingerprint matches what the
+  // bundle computes); only the HTTP call is sent to the simulator.
+  const upstream: UpstreamAuth = {
+    getAccessToken: (credentials, signal) => client.getAccessToken(local(credentials), signal),
+    refreshToken: (credentials, current, options, signal) => client.refreshToken(local(credentials), current, options, signal),
+  };
+  const credentials = new StaticCredentials(
+    { [TENANT]: { appKey: BENCH_CREDENTIAL.appKey, appSecurity: BENCH_CREDENTIAL.appSecurity } },
+    { defaultBaseUrl, allowLoopbackHttp: false },
+  );
+  const seeder = createContainer({ tableName: TABLE, dynamoDbEndpoint: engine.endpoint, credentials, upstream, logLevel: 'WARN' });
+  expectStatus(await seeder.get(tokenPath(TENANT)), 200, 'seeding the cold-start tenant');
+}
+
+interface ChildResult extends ColdRun {
+  readonly node: string;
+  readonly statusCode: number;
+  readonly bodyKeys: string[];
+  readonly errorBody?: string;
+  /** The function's own output (logs, EMF), for diagnosing a failed run. */
+  readonly output: string;
+}
+
+function runChild(script: string, bundle: string, eventFile: string, cwd: string, env: Record<string, string>): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [script, bundle, eventFile], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let wallMs = Number.NaN;
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+      if (Number.isNaN(wallMs) && stdout.includes(MARK)) wallMs = performance.now() - started;
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const line = stdout.split('\n').find((l) => l.startsWith(MARK));
+      if (code !== 0 || line === undefined) {
+        reject(new Error(`cold-start child failed (exit ${code}):\n${stderr.slice(-2000)}\n${stdout.slice(-2000)}`));
+        return;
+      }
+      resolve({ ...(JSON.parse(line.slice(MARK.length)) as Omit<ChildResult, 'wallMs' | 'output'>), wallMs, output: `${stdout}\n${stderr}` });
+    });
+  });
+}
+
+function medianRun(runs: ColdRun[]): ColdRun {
+  const pick = (field: keyof ColdRun) => round(median(runs.map((r) => r[field])), 2);
+  return {
+    processStartToImportMs: pick('processStartToImportMs'),
+    importMs: pick('importMs'),
+    firstRequestMs: pick('firstRequestMs'),
+    totalMs: pick('totalMs'),
+    wallMs: pick('wallMs'),
+  };
+}

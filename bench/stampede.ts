@@ -1,0 +1,147 @@
+/**
+ * Figure 2: a stampede. K simulated containers (separate `createVendor` calls: separate memory
+ * caches and in-flight maps) each receive C concurrent requests for one tenant that has no token
+ * yet, against one DynamoDB Local table and one upstream simulator that takes D ms to issue a
+ * token. Counted: upstream calls (limit 1) and every caller's latency as a multiple of D.
+ */
+import { StaticCredentials } from '../functions/adapters/tenant-credentials';
+import type { Simulator } from '../local/simulator/simulator';
+import { createContainer, expectStatus, tokenPath, type Container } from './support/container';
+import type { DynamoDbLocal } from './support/engines';
+import { BENCH_CREDENTIAL } from './latency';
+import { percentile, round } from './support/stats';
+
+export interface StampedeOptions {
+  readonly issueDelayMs: number;
+  /** [K containers, C concurrent requests per container]. */
+  readonly combos: ReadonlyArray<readonly [number, number]>;
+  readonly repetitions: number;
+}
+
+export interface StampedeRow {
+  readonly containers: number;
+  readonly requestsPerContainer: number;
+  readonly totalRequests: number;
+  readonly repetitions: number;
+  /** Upstream calls (getAccessToken + refreshToken) in each repetition. */
+  readonly upstreamCallsPerRun: number[];
+  readonly maxConcurrentUpstreamCalls: number;
+  readonly non200: number;
+  /** Caller latency ÷ D over all callers of all repetitions. */
+  readonly p50OverD: number;
+  readonly p99OverD: number;
+  readonly maxOverD: number;
+  /** The worst repetition's p99 ÷ D. */
+  readonly worstRunP99OverD: number;
+  /**
+   * When the slowest container answered its first caller, from the moment firing began, ÷ D (max
+   * over runs). Caller latency beyond this is the time one Node process takes to finish K × C
+   * handler invocations (all simulated containers share its event loop; real containers do not).
+   */
+  readonly slowestContainerFirstAnswerOverD: number;
+  /** The longest time the synchronous firing loop took to start all K × C invocations. */
+  readonly fireSpreadMs: number;
+}
+
+export interface StampedeResult {
+  readonly issueDelayMs: number;
+  readonly rows: StampedeRow[];
+}
+
+export const STAMPEDE_TABLE = 'bench-stampede';
+
+export async function measureStampede(
+  engine: DynamoDbLocal,
+  simulator: Simulator,
+  options: StampedeOptions,
+  progress: (line: string) => void,
+): Promise<StampedeResult> {
+  await engine.createTable(STAMPEDE_TABLE);
+  simulator.configure({ issueDelayMs: options.issueDelayMs });
+  const tenants: string[] = ['stampede-warmup'];
+  options.combos.forEach(([k, c]) => {
+    for (let r = 0; r < options.repetitions; r++) tenants.push(`stampede-k${k}-c${c}-r${r}`);
+  });
+  const secret = { appKey: BENCH_CREDENTIAL.appKey, appSecurity: BENCH_CREDENTIAL.appSecurity, baseUrl: simulator.baseUrl };
+  const parsing = { defaultBaseUrl: simulator.baseUrl, allowLoopbackHttp: true };
+  const credentials = new StaticCredentials(Object.fromEntries(tenants.map((t) => [t, secret])), parsing);
+  const newContainer = () =>
+    createContainer({ tableName: STAMPEDE_TABLE, dynamoDbEndpoint: engine.endpoint, credentials, logLevel: 'WARN' });
+
+  // One token in the table for warming containers up: a container that has served before (SDK
+  // clients built, connections open) meets a tenant whose token is missing.
+  expectStatus(await newContainer().get(tokenPath('stampede-warmup')), 200, 'seeding the warm-up tenant');
+
+  const rows: StampedeRow[] = [];
+  for (const [k, c] of options.combos) {
+    const latencies: number[] = [];
+    const upstreamCallsPerRun: number[] = [];
+    let maxConcurrent = 0;
+    let non200 = 0;
+    let worstRunP99 = 0;
+    let slowestFirstAnswer = 0;
+    let fireSpread = 0;
+    for (let r = 0; r < options.repetitions; r++) {
+      const containers = Array.from({ length: k }, newContainer);
+      await Promise.all(containers.map(async (container) => expectStatus(await container.get(tokenPath('stampede-warmup')), 200, 'warm-up')));
+      simulator.reset();
+      const run = await fire(containers, c, tokenPath(`stampede-k${k}-c${c}-r${r}`));
+      const counters = simulator.counters();
+      upstreamCallsPerRun.push(counters.getAccessToken + counters.refreshToken);
+      maxConcurrent = Math.max(maxConcurrent, counters.inFlightMax.getAccessToken, counters.inFlightMax.refreshToken);
+      non200 += run.non200;
+      latencies.push(...run.latencies);
+      worstRunP99 = Math.max(worstRunP99, percentile(run.latencies, 99));
+      slowestFirstAnswer = Math.max(slowestFirstAnswer, run.slowestContainerFirstAnswerMs);
+      fireSpread = Math.max(fireSpread, run.fireSpreadMs);
+    }
+    const d = options.issueDelayMs;
+    const row: StampedeRow = {
+      containers: k,
+      requestsPerContainer: c,
+      totalRequests: k * c,
+      repetitions: options.repetitions,
+      upstreamCallsPerRun,
+      maxConcurrentUpstreamCalls: maxConcurrent,
+      non200,
+      p50OverD: round(percentile(latencies, 50) / d),
+      p99OverD: round(percentile(latencies, 99) / d),
+      maxOverD: round(Math.max(...latencies) / d),
+      worstRunP99OverD: round(worstRunP99 / d),
+      slowestContainerFirstAnswerOverD: round(slowestFirstAnswer / d),
+      fireSpreadMs: round(fireSpread, 1),
+    };
+    rows.push(row);
+    progress(
+      `  stampede K=${k} C=${c}: upstream calls ${upstreamCallsPerRun.join(',')}, p50 ${row.p50OverD}×D, p99 ${row.p99OverD}×D, max ${row.maxOverD}×D, ` +
+        `slowest container's first answer ${row.slowestContainerFirstAnswerOverD}×D, non-200 ${non200}`,
+    );
+  }
+  return { issueDelayMs: options.issueDelayMs, rows };
+}
+
+/** Fires C requests into each container, round-robin so that every container starts at once. */
+async function fire(
+  containers: Container[],
+  perContainer: number,
+  path: string,
+): Promise<{ latencies: number[]; non200: number; slowestContainerFirstAnswerMs: number; fireSpreadMs: number }> {
+  const prepared = [];
+  for (let i = 0; i < perContainer; i++) {
+    for (const [index, container] of containers.entries()) prepared.push({ index, container, ...container.prepare(path) });
+  }
+  let non200 = 0;
+  const firstAnswer = new Array<number>(containers.length).fill(Number.POSITIVE_INFINITY);
+  const fireStarted = performance.now();
+  const pending = prepared.map(async ({ index, container, event, context }) => {
+    const started = performance.now();
+    const result = await container.handler(event, context);
+    const ended = performance.now();
+    if (result.statusCode !== 200) non200++;
+    firstAnswer[index] = Math.min(firstAnswer[index]!, ended - fireStarted);
+    return ended - started;
+  });
+  const fireSpreadMs = performance.now() - fireStarted;
+  const latencies = await Promise.all(pending);
+  return { latencies, non200, slowestContainerFirstAnswerMs: Math.max(...firstAnswer), fireSpreadMs };
+}

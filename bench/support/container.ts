@@ -1,0 +1,114 @@
+/**
+ * One simulated Lambda container: the real handler (`createTokenApi`) around a vendor from
+ * `createVendor`, exactly as functions/token/handler.ts builds them, but with the DynamoDB client
+ * pointed at the local engine and a credential source of our choosing. Separate containers are
+ * separate `createVendor` calls: separate memory caches, in-flight maps and SDK clients.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { CredentialSource, UpstreamAuth } from '../../functions/domain/types';
+import type { TokenVendor } from '../../functions/domain/token-vendor';
+import { createTokenApi } from '../../functions/token/api';
+import { loadConfig, type ServiceConfig } from '../../functions/token/config';
+import { createVendor } from '../../functions/token/wiring';
+import { localLambdaContext, toApiGatewayEvent } from '../../local/api-gateway-event';
+import { localDynamoDbConfig } from '../../local/token-table-setup';
+
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+
+export interface ContainerOptions {
+  readonly tableName: string;
+  readonly dynamoDbEndpoint: string;
+  readonly credentials: CredentialSource;
+  /** Extra environment for `loadConfig`; everything else keeps its default. */
+  readonly env?: Record<string, string>;
+  /** Default INFO, the deployed level (nothing is logged on a cache hit). */
+  readonly logLevel?: LogLevel;
+  /** Extra DynamoDB client settings (e.g. an endpoint that meters calls). */
+  readonly dynamoDb?: Partial<DynamoDBClientConfig>;
+  /** Replaces the Ekuaibao client (only to seed a table for a tenant whose base URL is not local). */
+  readonly upstream?: UpstreamAuth;
+  /**
+   * 'lambda' (default) wires Powertools Tracer as functions/token/handler.ts does; outside Lambda
+   * the tracer is disabled, but its X-Ray SDK is loaded as it is in Lambda. 'none' wires no tracing,
+   * as local/server.ts does.
+   */
+  readonly tracing?: 'lambda' | 'none';
+}
+
+export interface Container {
+  readonly vendor: TokenVendor;
+  readonly config: ServiceConfig;
+  readonly handler: (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+  /** Builds the API Gateway event and Lambda context; outside any timed region. */
+  prepare(path: string): { event: APIGatewayProxyEvent; context: Context };
+  get(path: string): Promise<APIGatewayProxyResult>;
+}
+
+/**
+ * Powertools Metrics warns on every invocation that adds no metric (a caller that joined another's
+ * in-flight fetch); with EMF output disabled that warning is noise on the console.
+ */
+const quietMetricsLogger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: (...args: unknown[]) => console.error(...args),
+};
+
+/** Lambda's timeout as in local/server.ts: the request budget plus a little. */
+const CONTEXT_TIMEOUT_MS = 29_000;
+
+export function tokenPath(tenantId: string): string {
+  return `/tenants/${encodeURIComponent(tenantId)}/token`;
+}
+
+export function createContainer(options: ContainerOptions): Container {
+  const config = loadConfig({ TABLE_NAME: options.tableName, ...options.env });
+  // EMF metrics are disabled through POWERTOOLS_METRICS_DISABLED (set by bench/run.ts), as `npm start` does.
+  const logger = new Logger({ serviceName: 'ekuaibao-token-vending', logLevel: options.logLevel ?? 'INFO' });
+  const metrics = new Metrics({ namespace: 'EkuaibaoTokenVending', serviceName: 'ekuaibao-token-vending', logger: quietMetricsLogger });
+  metrics.setThrowOnEmptyMetrics(false);
+  const tracer = options.tracing === 'none' ? undefined : new Tracer();
+  const vendor = createVendor({
+    config,
+    logger,
+    metrics,
+    ...(tracer && { tracer }),
+    credentials: options.credentials,
+    dynamoDb: { ...localDynamoDbConfig(options.dynamoDbEndpoint), ...options.dynamoDb },
+    ...(options.upstream && { upstream: options.upstream }),
+  });
+  const handler = createTokenApi({
+    vendor,
+    logger,
+    metrics,
+    // As functions/token/handler.ts: the response body is the token and is never captured.
+    ...(tracer && { tracing: captureLambdaHandler(tracer, { captureResponse: false }) }),
+  }) as unknown as Container['handler'];
+  const prepare = (path: string) => ({
+    event: toApiGatewayEvent('GET', path, { accept: 'application/json' }, ''),
+    context: localLambdaContext(CONTEXT_TIMEOUT_MS),
+  });
+  return {
+    vendor,
+    config,
+    handler,
+    prepare,
+    get(path) {
+      const { event, context } = prepare(path);
+      return handler(event, context);
+    },
+  };
+}
+
+/** Throws with the body when a response is not the expected status: a benchmark of errors is worthless. */
+export function expectStatus(result: APIGatewayProxyResult, status: number, what: string): void {
+  if (result.statusCode !== status) {
+    throw new Error(`${what}: expected HTTP ${status}, got ${result.statusCode}: ${result.body}`);
+  }
+}
