@@ -18,7 +18,7 @@ import { toApiGatewayEvent } from '../local/api-gateway-event';
 import type { Simulator } from '../local/simulator/simulator';
 import { buildBundle, bundleComposition, REPO_ROOT, synthTokenBundle, type LambdaBundle } from './support/bundles';
 import { createContainer, expectStatus, tokenPath } from './support/container';
-import type { DynamoDbLocal } from './support/engines';
+import type { DynamoDbLocal } from '../local/dynamodb-local';
 import { startSecretsStub } from './support/secrets-stub';
 import { BENCH_CREDENTIAL } from './latency';
 import { median, round } from './support/stats';

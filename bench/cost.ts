@@ -16,7 +16,7 @@ import { startSimulator } from '../local/simulator/simulator';
 import { localDynamoDbConfig } from '../local/token-table-setup';
 import { createContainer, tokenPath } from './support/container';
 import { startDynamoDbMeter, isReadOperation } from './support/dynamodb-meter';
-import type { DynamoDbLocal } from './support/engines';
+import type { DynamoDbLocal } from '../local/dynamodb-local';
 import { startSecretsStub } from './support/secrets-stub';
 import { installSimulatedTime, seededRandom } from './support/simulated-time';
 import { BENCH_CREDENTIAL } from './latency';

@@ -7,7 +7,7 @@ import { StaticCredentials } from '../functions/adapters/tenant-credentials';
 import type { Simulator } from '../local/simulator/simulator';
 import { localDynamoDbConfig } from '../local/token-table-setup';
 import { createContainer, expectStatus, tokenPath, type Container } from './support/container';
-import type { DynamoDbLocal } from './support/engines';
+import type { DynamoDbLocal } from '../local/dynamodb-local';
 import { nowMs, round, roundSummary, summarize, type Summary } from './support/stats';
 
 export interface LatencyOptions {

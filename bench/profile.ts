@@ -11,7 +11,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Simulator } from '../local/simulator/simulator';
 import { REPO_ROOT } from './support/bundles';
-import type { DynamoDbLocal } from './support/engines';
+import type { DynamoDbLocal } from '../local/dynamodb-local';
 import { summarizeProfile, type ProfileSummary } from './support/profile';
 import { BENCH_CREDENTIAL, LATENCY_TABLE, LATENCY_TENANT } from './latency';
 import { load, SANDBOX_TENANT_PATH, startTokenServer } from './throughput';

@@ -27,7 +27,7 @@ import { checkTargets, consoleTable, markdown, TARGETS, type Results } from './r
 import { measureStampede } from './stampede';
 import { measureThroughput } from './throughput';
 import { REPO_ROOT } from './support/bundles';
-import { startDynamoDbLocal, type DynamoDbLocal } from './support/engines';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../local/dynamodb-local';
 
 const SECTIONS = ['latency', 'stampede', 'cold-start', 'throughput', 'cost'] as const;
 type Section = (typeof SECTIONS)[number];

@@ -7,7 +7,7 @@
 import { StaticCredentials } from '../functions/adapters/tenant-credentials';
 import type { Simulator } from '../local/simulator/simulator';
 import { createContainer, expectStatus, tokenPath, type Container } from './support/container';
-import type { DynamoDbLocal } from './support/engines';
+import type { DynamoDbLocal } from '../local/dynamodb-local';
 import { BENCH_CREDENTIAL } from './latency';
 import { percentile, round } from './support/stats';
 

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
 import { REPO_ROOT } from './support/bundles';
-import type { DynamoDbLocal } from './support/engines';
+import type { DynamoDbLocal } from '../local/dynamodb-local';
 import { median, round } from './support/stats';
 
 export interface ThroughputOptions {

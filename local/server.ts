@@ -6,7 +6,7 @@
  * containers sharing one table.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -16,8 +16,8 @@ import type { CredentialSource } from '../functions/domain/types';
 import { createTokenApi } from '../functions/token/api';
 import { loadConfig } from '../functions/token/config';
 import { createVendor } from '../functions/token/wiring';
-import { localLambdaContext, toApiGatewayEvent } from './api-gateway-event';
 import { loadLocalConfig } from './config';
+import { createLambdaRequestListener } from './lambda-http-adapter';
 import { startSimulator, type Simulator } from './simulator/simulator';
 import { ensureTokenTable, localDynamoDbConfig } from './token-table-setup';
 
@@ -29,7 +29,6 @@ export const SANDBOX_TENANT = {
   corporationId: 'DEMOcorp0000',
 } as const;
 
-const MAX_BODY_BYTES = 64 * 1024;
 /** Like the Lambda's timeout: the request budget plus a little. */
 const LOCAL_TIMEOUT_MS = 29_000;
 
@@ -100,18 +99,7 @@ export async function startLocalServer(env: Record<string, string | undefined> =
     });
     const handler = createTokenApi({ vendor, logger, metrics });
 
-    const server = createServer(async (req, res) => {
-      try {
-        const body = await readBody(req);
-        const event = toApiGatewayEvent(req.method ?? 'GET', req.url ?? '/', req.headers, body);
-        const result = await handler(event, localLambdaContext(LOCAL_TIMEOUT_MS));
-        res.writeHead(result.statusCode, result.headers as Record<string, string>);
-        res.end(result.body);
-      } catch {
-        if (!res.headersSent) res.writeHead(413, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ error: { code: 'INVALID_REQUEST_BODY', message: 'Request body too large', requestId: 'local' } }));
-      }
-    });
+    const server = createServer(createLambdaRequestListener(handler, LOCAL_TIMEOUT_MS));
     const port = await listen(server, local.PORT, local.HOST);
     closers.push(() => closeServer(server));
     return {
@@ -124,17 +112,6 @@ export async function startLocalServer(env: Record<string, string | undefined> =
     await closeAll();
     throw error;
   }
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error('body too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {

@@ -63,6 +63,10 @@ test('sandbox mode serves tenant demo with a token the upstream accepts', async 
     const counters = (await (await fetch(`${simulatorUrl}/__simulator/counters`)).json()) as { getAccessToken: number };
     expect(counters.getAccessToken).toBe(1);
 
+    const huge = await fetch(`${server.url}/tenants/demo/token/invalidate`, { method: 'POST', body: 'x'.repeat(70_000) });
+    expect(huge.status).toBe(413);
+    expect(((await huge.json()) as { error: { code: string } }).error.code).toBe('INVALID_REQUEST_BODY');
+
     const invalid = await fetch(`${server.url}/tenants/no%20such/token`);
     expect(invalid.status).toBe(400);
     expect(((await invalid.json()) as { error: { code: string } }).error.code).toBe('INVALID_TENANT_ID');

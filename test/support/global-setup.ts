@@ -1,5 +1,5 @@
 /** Starts one DynamoDB Local for the whole run; test files each use tables of their own. */
-import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
 
 declare global {
   var __dynamoDbLocal: DynamoDbLocal | undefined;

@@ -1,15 +1,14 @@
 /**
- * The local engines every benchmark runs against: AWS's DynamoDB Local (the jar shipped in the
- * npm package `amplify-dynamodb-simulator`, in memory, on a free loopback port) and the token
- * table as the CDK stack defines it. Built here rather than borrowed from test/support so that the
- * benchmark does not depend on the test harness.
+ * AWS's DynamoDB Local (the jar shipped in the npm package `amplify-dynamodb-simulator`), started
+ * in memory on a free loopback port, for the tests and the benchmark. It fails loudly when Java is
+ * missing: nothing that needs it may silently skip.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { ensureTokenTable, localDynamoDbConfig } from '../../local/token-table-setup';
+import { ensureTokenTable, localDynamoDbConfig } from './token-table-setup';
 
 export interface DynamoDbLocal {
   readonly endpoint: string;
