@@ -72,6 +72,25 @@ export interface EkuaibaoTokenVendingProps {
    */
   readonly secretMaxAgeSeconds?: number;
   /**
+   * Lifetime in days that refreshes ask for (`REFRESH_LIFETIME_DAYS`, the refresh endpoint's
+   * `/expireDate` variant); 0 takes the upstream's own 32 days. Short lifetimes bound what a
+   * leaked token is worth.
+   * @default 1
+   */
+  readonly refreshLifetimeDays?: number;
+  /**
+   * How long a function instance serves a token from memory without reading the table
+   * (`MEMORY_CACHE_SECONDS`); also how long a retired token may still be served by other instances.
+   * @default 5
+   */
+  readonly memoryCacheSeconds?: number;
+  /**
+   * At most one accepted invalidation per tenant in this many seconds
+   * (`INVALIDATION_MIN_INTERVAL_SECONDS`); more get 429.
+   * @default 30
+   */
+  readonly invalidationMinIntervalSeconds?: number;
+  /**
    * How often the warmer runs.
    * @default Duration.minutes(5)
    */
@@ -179,6 +198,9 @@ export const TOKEN_VENDING_DEFAULTS = {
   upstreamMaxAttempts: 2,
   leaseWaitMs: 8000,
   secretMaxAgeSeconds: 300,
+  refreshLifetimeDays: 1,
+  memoryCacheSeconds: 5,
+  invalidationMinIntervalSeconds: 30,
   warmerInterval: Duration.minutes(5),
   memorySize: 512,
   logLevel: 'INFO',
@@ -235,6 +257,9 @@ export class EkuaibaoTokenVending extends Construct {
       UPSTREAM_MAX_ATTEMPTS: String(settings.upstreamMaxAttempts),
       LEASE_WAIT_MS: String(settings.leaseWaitMs),
       SECRET_MAX_AGE_SECONDS: String(settings.secretMaxAgeSeconds),
+      REFRESH_LIFETIME_DAYS: String(settings.refreshLifetimeDays),
+      MEMORY_CACHE_SECONDS: String(settings.memoryCacheSeconds),
+      INVALIDATION_MIN_INTERVAL_SECONDS: String(settings.invalidationMinIntervalSeconds),
       POWERTOOLS_SERVICE_NAME: settings.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
       POWERTOOLS_LOG_LEVEL: settings.logLevel,
@@ -358,6 +383,9 @@ export function resolveProps(props: EkuaibaoTokenVendingProps, stackName: string
     upstreamMaxAttempts: props.upstreamMaxAttempts ?? d.upstreamMaxAttempts,
     leaseWaitMs: props.leaseWaitMs ?? d.leaseWaitMs,
     secretMaxAgeSeconds: props.secretMaxAgeSeconds ?? d.secretMaxAgeSeconds,
+    refreshLifetimeDays: props.refreshLifetimeDays ?? d.refreshLifetimeDays,
+    memoryCacheSeconds: props.memoryCacheSeconds ?? d.memoryCacheSeconds,
+    invalidationMinIntervalSeconds: props.invalidationMinIntervalSeconds ?? d.invalidationMinIntervalSeconds,
     warmerInterval: props.warmerInterval ?? d.warmerInterval,
     memorySize: props.memorySize ?? d.memorySize,
     logLevel: props.logLevel ?? d.logLevel,
@@ -405,6 +433,9 @@ function check(p: ResolvedTokenVendingProps): void {
   wholeAtLeast('upstreamMaxAttempts', 1, 5);
   wholeAtLeast('leaseWaitMs', 0);
   wholeAtLeast('secretMaxAgeSeconds', 0);
+  wholeAtLeast('refreshLifetimeDays', 0, 32);
+  wholeAtLeast('memoryCacheSeconds', 0, 300);
+  wholeAtLeast('invalidationMinIntervalSeconds', 0);
   wholeAtLeast('memorySize', 128, 10240);
   wholeAtLeast('throttlingRateLimit', 1);
   wholeAtLeast('throttlingBurstLimit', 1);
