@@ -28,7 +28,8 @@ function apiWithRecordingVendor() {
       invalidate: async () => 'stale' as const,
     },
     logger: new Logger({ logLevel: 'SILENT' }),
-    metrics: new Metrics({ namespace: 'Test' }),
+    // The recording vendor emits no metrics; keep Powertools' "no metrics" warning out of the output.
+    metrics: new Metrics({ namespace: 'Test', logger: new Logger({ logLevel: 'SILENT' }) }),
   });
   return { api, seen };
 }
