@@ -6,8 +6,8 @@
  * KB written). A conditional write that fails returns no capacity; DynamoDB still bills it, by item
  * size, so it is counted as 1 WRU (every item here is well under 1 KB; checked by `assertSmall`).
  */
-import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listenOnLoopback } from './loopback-server';
 
 export interface OperationMeter {
   calls: number;
@@ -33,7 +33,6 @@ export async function startDynamoDbMeter(target: string): Promise<DynamoDbMeter>
   const upstream = new URL(target);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   let meters: Record<string, OperationMeter> = {};
-  const sockets = new Set<Socket>();
   const meterOf = (operation: string) => (meters[operation] ??= { calls: 0, consistentReads: 0, failedConditions: 0, capacityUnits: 0 });
 
   async function forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -85,25 +84,14 @@ export async function startDynamoDbMeter(target: string): Promise<DynamoDbMeter>
     out.end(body);
   }
 
-  const server: Server = createServer((req, res) => void forward(req, res));
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const server = await listenOnLoopback((req, res) => void forward(req, res));
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: server.endpoint,
     snapshot: () => structuredClone(meters),
     reset: () => void (meters = {}),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-        agent.destroy();
-      }),
+    close: async () => {
+      await server.close();
+      agent.destroy();
+    },
   };
 }

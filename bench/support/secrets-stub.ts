@@ -3,8 +3,8 @@
  * protocol the SDK speaks, from a map of secret name → SecretString, and counts the calls. Any
  * other operation, or a missing secret, gets the service's own error shapes.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenOnLoopback } from './loopback-server';
 
 export interface SecretsStub {
   readonly endpoint: string;
@@ -16,12 +16,6 @@ export interface SecretsStub {
 
 export async function startSecretsStub(secrets: ReadonlyMap<string, string>): Promise<SecretsStub> {
   let calls = 0;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((req, res) => void answer(req, res));
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
 
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
@@ -51,20 +45,12 @@ export async function startSecretsStub(secrets: ReadonlyMap<string, string>): Pr
     });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const server = await listenOnLoopback((req, res) => void answer(req, res));
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: server.endpoint,
     calls: () => calls,
     resetCalls: () => void (calls = 0),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      }),
+    close: server.close,
   };
 }
 

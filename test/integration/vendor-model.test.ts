@@ -17,24 +17,15 @@ import { assessToken, isServable } from '../../functions/domain/token-policy';
 import { TokenVendor, type TokenVendorSettings } from '../../functions/domain/token-vendor';
 import type { IssuedToken, TenantCredentials, UpstreamAuth } from '../../functions/domain/types';
 import { credentialFingerprint } from '../../functions/domain/fingerprint';
+import { loadConfig } from '../../functions/token/config';
 import { ensureTokenTable, localDynamoDbConfig } from '../../local/token-table-setup';
 import { dynamoDbLocalEndpoint, ManualClock, uniqueTableName } from '../support/harness';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-const settings: TokenVendorSettings = {
-  safetyMarginMs: 5 * MINUTE,
-  refreshWindowMs: 15 * MINUTE,
-  memoryMaxAgeMs: 5_000,
-  leaseDurationMs: 12_000,
-  leaseWaitMs: 8_000,
-  requestBudgetMs: 25_000,
-  upstreamTimeoutMs: 5_000,
-  upstreamMaxAttempts: 2,
-  refreshLifetimeDays: 1,
-  invalidationMinIntervalMs: 30_000,
-};
+// The shipped defaults: the model checks what users run.
+const settings: TokenVendorSettings = loadConfig({ TABLE_NAME: 'model' }).vendor;
 
 type Outcome = 'ok' | 'unavailable' | 'reject' | 'refresh-403';
 
