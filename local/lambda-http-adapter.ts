@@ -5,6 +5,8 @@
  */
 import type { IncomingMessage, RequestListener } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { InvalidRequestBody } from '../functions/domain/errors';
+import { errorResponse } from '../functions/token/error-response';
 import { localLambdaContext, toApiGatewayEvent } from './api-gateway-event';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -17,8 +19,10 @@ export function createLambdaRequestListener(handler: ProxyHandler, timeoutMs: nu
     try {
       body = await readBody(req);
     } catch {
-      res.writeHead(413, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: 'INVALID_REQUEST_BODY', message: 'Request body too large', requestId: 'local' } }));
+      // API Gateway refuses oversized payloads itself (413); the body is the service's error shape.
+      const refused = errorResponse(new InvalidRequestBody('larger than 64 KiB'), 'local');
+      res.writeHead(413, refused.headers as Record<string, string>);
+      res.end(refused.body);
       return;
     }
     const event = toApiGatewayEvent(req.method ?? 'GET', req.url ?? '/', req.headers, body);
