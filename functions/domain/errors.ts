@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'TOKEN_REFRESH_IN_PROGRESS'
   | 'INVALIDATION_RATE_LIMITED'
   | 'DEPENDENCY_THROTTLED'
+  | 'DEPENDENCY_UNAVAILABLE'
   | 'INTERNAL_ERROR';
 
 export class VendingError extends Error {
@@ -116,4 +117,19 @@ export class DependencyThrottled extends VendingError {
   constructor(dependency: string, options?: ErrorOptions) {
     super('DEPENDENCY_THROTTLED', `${dependency} is throttling requests`, 1, options);
   }
+}
+
+/**
+ * DynamoDB or Secrets Manager failed in a way worth retrying (timeout, 5xx, connection lost). A
+ * write that failed this way may still have been applied: whoever retries it reads first.
+ */
+export class DependencyUnavailable extends VendingError {
+  constructor(dependency: string, options?: ErrorOptions) {
+    super('DEPENDENCY_UNAVAILABLE', `${dependency} did not answer in time or failed`, 1, options);
+  }
+}
+
+/** Whether a store or secret error is worth another try (throttling, timeouts, 5xx). */
+export function isTransientDependencyError(error: unknown): boolean {
+  return error instanceof DependencyThrottled || error instanceof DependencyUnavailable;
 }

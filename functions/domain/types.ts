@@ -5,6 +5,12 @@ export interface TenantCredentials {
   readonly appSecurity: string;
   /** Without a trailing slash. */
   readonly baseUrl: string;
+  /**
+   * Orders the versions of the tenant's secret: higher is newer. Secrets Manager: the version's
+   * `CreatedDate` in ms; a fixed map (local mode, tests): 0. Tokens remember the rank they were
+   * issued for, so that a container whose secret cache is older never replaces a newer one's token.
+   */
+  readonly rank: number;
 }
 
 /** What the upstream returns from getAccessToken and refreshToken. */
@@ -16,16 +22,24 @@ export interface IssuedToken {
   readonly corporationId: string;
 }
 
-/** A token as the cache keeps it. */
+/** A token as the table keeps it. */
 export interface CachedToken extends IssuedToken {
   /** When this vendor received it (ms epoch). */
   readonly issuedAt: number;
   /** Hash of the appKey and baseUrl it was issued for: a rotated secret never gets an old tenant's token. */
   readonly fingerprint: string;
-  /** Increases with every token stored for the tenant; what compare-and-swap writes compare. */
+  /** The rank of the secret version it was issued for (see `TenantCredentials.rank`). */
+  readonly credentialRank: number;
+  /** Increases with every token stored for the tenant. */
   readonly version: number;
   /** Set when a caller reported this token rejected: it is never served again. */
   readonly retiredAt?: number;
+  /**
+   * Set when a lease holder vanished while it may have been replacing this token (its lease ran
+   * out without a store or a release): the upstream may already have killed it, so it is never
+   * served again, though the refresh endpoint may still be tried with it.
+   */
+  readonly doubtedAt?: number;
 }
 
 /** Who is talking to the upstream for a tenant right now, across all containers. */
@@ -48,10 +62,13 @@ export interface RecordedFailure {
 export interface TenantTokenState {
   readonly tenantId: string;
   readonly token?: CachedToken;
+  /** Present while held, and after its holder vanished (then `expiresAt` is in the past). */
   readonly lease?: TokenLease;
   readonly lastFailure?: RecordedFailure;
   readonly lastInvalidatedAt?: number;
-  /** Monotonic per item, 0 when the item does not exist; guards lease acquisition. */
+  /** The newest secret version rank any container has recorded for the tenant; 0 when none. */
+  readonly credentialRank: number;
+  /** Monotonic per item (bumped by every stored token), 0 when the item does not exist. */
   readonly version: number;
 }
 
@@ -70,10 +87,27 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
+/** How the vendor waits: real timers in AWS, simulated time in the fault simulator. */
+export interface Timers {
+  sleep(ms: number): Promise<void>;
+  /** A signal that aborts after `ms` (an upstream call's timeout). */
+  abortAfter(ms: number): AbortSignal;
+}
+
+export const systemTimers: Timers = {
+  sleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+  abortAfter: (ms) => AbortSignal.timeout(ms),
+};
+
+export interface CredentialReadOptions {
+  /** Skip any cache: another container has seen a newer version of the secret. */
+  readonly fresh?: boolean;
+}
+
 /** Port: where tenant credentials come from (Secrets Manager in AWS, a file locally). */
 export interface CredentialSource {
-  /** @throws TenantNotFound, TenantMisconfigured */
-  get(tenantId: string): Promise<TenantCredentials>;
+  /** @throws TenantNotFound, TenantMisconfigured, DependencyThrottled, DependencyUnavailable */
+  get(tenantId: string, options?: CredentialReadOptions): Promise<TenantCredentials>;
 }
 
 export interface RefreshOptions {
@@ -94,32 +128,63 @@ export interface UpstreamAuth {
   ): Promise<IssuedToken>;
 }
 
-export type AcquireResult =
-  | { readonly acquired: true; readonly state: TenantTokenState }
-  | { readonly acquired: false; readonly state: TenantTokenState };
+/**
+ * Port: starts a refresh of one tenant's token somewhere that may keep working after the caller
+ * has been answered (an asynchronous Lambda invocation in AWS; a background task locally).
+ * Resolves once the request to refresh has been handed over, not when the refresh is done.
+ */
+export interface RefreshTrigger {
+  requestRefresh(tenantId: string): Promise<void>;
+}
 
-export type RetireResult =
-  | { readonly outcome: 'retired' | 'stale' }
-  | { readonly outcome: 'rate-limited'; readonly lastInvalidatedAt: number };
+/**
+ * What a conditional write tells its caller: the item after a success, or the item that made it
+ * fail when the engine returns one. DynamoDB returns it (`ReturnValuesOnConditionCheckFailure`);
+ * dynalite does not, and then `state` is undefined: a question ("read again"), never an empty item.
+ */
+export type WriteResult =
+  | { readonly ok: true; readonly state: TenantTokenState }
+  | { readonly ok: false; readonly state?: TenantTokenState };
 
-/** Port: the shared token table. Every write is conditional; none of them decides anything. */
+export interface LeaseRequest {
+  readonly lease: TokenLease;
+  /** The item's `version` the decision was made on: the lease is taken only if it is unchanged. */
+  readonly seenVersion: number;
+  readonly now: number;
+  /** Written as the item's credential rank (the caller passes the larger of the seen and its own). */
+  readonly credentialRank: number;
+  /** Marks the current token as in doubt (its last holder vanished mid-replacement). */
+  readonly markTokenInDoubt: boolean;
+}
+
+/**
+ * Port: the shared token table. Every read is strongly consistent; every write is one
+ * conditional write; none of them decides anything, and none of them retries. Transient engine
+ * failures are thrown as `DependencyThrottled` or `DependencyUnavailable`; such a write may or may
+ * not have been applied (a timeout after commit), which the caller finds out by reading.
+ */
 export interface TokenStore {
-  read(tenantId: string, consistent: boolean): Promise<TenantTokenState>;
+  read(tenantId: string): Promise<TenantTokenState>;
   /**
-   * Takes the lease if the item is still as `seen` shows it (same version) and nobody holds a live
-   * lease. On failure returns the state that won, so the loser needs no second read.
+   * Takes the lease if the item's version is `seenVersion` (or the item does not exist) and nobody
+   * holds a live lease (`leaseExpiresAt <= now`). Leaves the version as it is.
    */
-  acquireLease(tenantId: string, seen: TenantTokenState, lease: TokenLease, now: number): Promise<AcquireResult>;
-  /** Stores a new token and releases the lease, only while `owner` still holds it. */
-  storeToken(
-    tenantId: string,
-    owner: string,
-    token: Omit<CachedToken, 'version'>,
-  ): Promise<TenantTokenState | undefined>;
-  /** Releases the lease after a failed upstream call, recording the failure for waiters. */
-  releaseLease(tenantId: string, owner: string, failure: RecordedFailure): Promise<void>;
-  /** Retires `accessToken` only if it is the current token and the last retirement is older than `minIntervalMs`. */
-  retire(tenantId: string, accessToken: string, now: number, minIntervalMs: number): Promise<RetireResult>;
+  acquireLease(tenantId: string, request: LeaseRequest): Promise<WriteResult>;
+  /**
+   * Stores a new token and releases the lease, only while `owner` still holds it (a lease that ran
+   * out but that nobody took over still counts). Bumps the version; clears retiredAt, doubtedAt and
+   * the recorded failure.
+   */
+  storeToken(tenantId: string, owner: string, token: Omit<CachedToken, 'version' | 'retiredAt' | 'doubtedAt'>): Promise<WriteResult>;
+  /** Releases the lease after a failed upstream call, only while `owner` holds it, recording the failure. */
+  releaseLease(tenantId: string, owner: string, failure: RecordedFailure): Promise<WriteResult>;
+  /**
+   * Retires `accessToken` only if it is the current token, not already retired, and the last
+   * retirement is at least `minIntervalMs` old. Sets `retiredAt` and `lastInvalidatedAt` to `now`.
+   */
+  retire(tenantId: string, accessToken: string, now: number, minIntervalMs: number): Promise<WriteResult>;
+  /** Raises the item's credential rank to `rank` if it is lower (creating the item if needed). */
+  recordCredentialRank(tenantId: string, rank: number): Promise<WriteResult>;
   /** Tenants whose token's upstream expireTime is before `before` (for the warmer). */
   listExpiringBefore(before: number): Promise<string[]>;
 }
