@@ -56,8 +56,16 @@ export function tokenVendingAcknowledgements(vending: EkuaibaoTokenVending): Ack
       scope: warmerFunction.function,
       id: 'Serverless-LambdaDLQ',
       reason:
-        'The scheduled event carries no data; a failed warm run is replaced by the next run and tokens are still fetched on demand. Failures raise the WarmerErrors alarm.',
+        'Invoked asynchronously by its schedule (no data) and by the token function with a tenant id to refresh. A failed warm run is replaced by the next run; ' +
+        'a failed refresh is asked for again by the next caller in the refresh window, and the valid token is served meanwhile. Failures raise the WarmerErrors alarm.',
     },
+    ...[warmerFunction.asyncInvokeConfig].filter((config) => config !== undefined).map((config) => ({
+      scope: config,
+      id: 'Serverless-LambdaAsyncFailureDestination',
+      reason:
+        'The failed events would be refresh requests ({"tenantId"}) and schedule events, worthless after a minute (maxEventAge 60 s, no retries): ' +
+        'the next caller in the refresh window or the next scheduled run asks again. Nobody would replay a failure destination; failures raise the WarmerErrors alarm.',
+    })),
     {
       scope: warmerSchedule,
       id: 'Serverless-EventBusDLQ',

@@ -1,17 +1,26 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
-import { type IManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { type IManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import {
+  ApplicationLogLevel,
+  Architecture,
+  EventInvokeConfig,
+  type EventInvokeConfigOptions,
+  type IFunction,
+  LoggingFormat,
+  Runtime,
+  SystemLogLevel,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+// The function computes its lease from the same module: the budget below can never drift from it.
+import { leaseDurationMs, UPSTREAM_RETRY_CAP_MS } from '../functions/domain/lease-timing';
 import { InvalidTokenVendingSetting } from './errors';
 import { LOCK_FILE, REPO_ROOT } from './paths';
 
 /** API Gateway closes a REST integration after 29 seconds unless a quota increase says otherwise. */
 export const API_GATEWAY_INTEGRATION_TIMEOUT = Duration.seconds(29);
-
-/** The vendor's longest pause between two upstream attempts (its retry backoff cap). */
-export const RETRY_BACKOFF_CAP_MS = 1_000;
 
 /** Work around the waits: the secret read and the DynamoDB round trips. */
 export const REQUEST_OVERHEAD_MS = 2_000;
@@ -53,20 +62,18 @@ export interface RequestBudget {
 
 /**
  * `REQUEST_BUDGET_MS`: the deadline the vendor gives one request. The worst request waits for
- * another caller's lease, takes the lease over, then spends every upstream attempt:
+ * another caller's lease, takes the lease over, then holds it for as long as a lease lasts
+ * (`leaseDurationMs` of functions/domain/lease-timing.ts: every upstream attempt with its
+ * backoff, the store phase, the guard and the slack):
  *
  * ```
- * |-- lease wait --|-- attempt 1 --|-backoff-|-- attempt 2 --|-overhead-|  = budget
- * |------------------------------ budget ---------------------------------|-margin-| = Lambda timeout < 29 s
+ * |-- lease wait --|-- attempt 1 --|-backoff-|-- attempt 2 --|-store-|-guard+slack-|-overhead-|  = budget
+ *                  |------------------------ leaseDurationMs -------------------|
+ * |------------------------------------ budget --------------------------------------------|-margin-| = Lambda timeout < 29 s
  * ```
  */
 export function requestBudgetMs(budget: RequestBudget): number {
-  return (
-    budget.leaseWaitMs +
-    budget.upstreamTimeoutMs * budget.upstreamMaxAttempts +
-    RETRY_BACKOFF_CAP_MS * (budget.upstreamMaxAttempts - 1) +
-    REQUEST_OVERHEAD_MS
-  );
+  return budget.leaseWaitMs + leaseDurationMs(budget) + REQUEST_OVERHEAD_MS;
 }
 
 /**
@@ -77,13 +84,29 @@ export function tokenFunctionTimeout(budget: RequestBudget): Duration {
   const worstMs = requestBudgetMs(budget) + RESPONSE_MARGIN_MS;
   const seconds = Math.ceil(worstMs / 1000);
   if (seconds >= API_GATEWAY_INTEGRATION_TIMEOUT.toSeconds()) {
-    throw new InvalidTokenVendingSetting(
-      'leaseWaitMs/upstreamTimeoutMs/upstreamMaxAttempts',
-      `a request may take ${worstMs} ms (lease wait + attempts x upstream timeout + backoff + overhead + response), ` +
-        `which does not fit under API Gateway's ${API_GATEWAY_INTEGRATION_TIMEOUT.toSeconds()} s integration timeout`,
-    );
+    throw new InvalidTokenVendingSetting('leaseWaitMs/upstreamTimeoutMs/upstreamMaxAttempts', budgetOverrun(budget, worstMs));
   }
   return Duration.seconds(seconds);
+}
+
+/** Why `budget` does not fit, term by term, and what would. */
+function budgetOverrun(budget: RequestBudget, worstMs: number): string {
+  const { leaseWaitMs, upstreamTimeoutMs, upstreamMaxAttempts } = budget;
+  const leaseMs = leaseDurationMs(budget);
+  const upstreamMs = upstreamTimeoutMs * upstreamMaxAttempts + UPSTREAM_RETRY_CAP_MS * (upstreamMaxAttempts - 1);
+  const limitSeconds = API_GATEWAY_INTEGRATION_TIMEOUT.toSeconds();
+  // The timeout is rounded up to whole seconds and must stay below the limit.
+  const largestLeaseWaitMs = (limitSeconds - 1) * 1000 - RESPONSE_MARGIN_MS - REQUEST_OVERHEAD_MS - leaseMs;
+  const advice =
+    largestLeaseWaitMs >= 0
+      ? `with these upstream settings leaseWaitMs may be at most ${largestLeaseWaitMs}`
+      : 'the upstream settings alone do not fit: lower upstreamTimeoutMs or upstreamMaxAttempts';
+  return (
+    `a request may take ${worstMs} ms: lease wait ${leaseWaitMs} + lease ${leaseMs} ` +
+    `(${upstreamMaxAttempts} x ${upstreamTimeoutMs} upstream timeout + ${upstreamMaxAttempts - 1} x ${UPSTREAM_RETRY_CAP_MS} backoff ` +
+    `+ ${leaseMs - upstreamMs} store phase, guard and slack) + ${REQUEST_OVERHEAD_MS} overhead + ${RESPONSE_MARGIN_MS} to answer, ` +
+    `which does not fit under API Gateway's ${limitSeconds} s integration timeout; ${advice}`
+  );
 }
 
 /** The warmer may use the whole interval between runs, within bounds. */
@@ -104,6 +127,12 @@ export interface TokenVendingFunctionProps {
   readonly removalPolicy: RemovalPolicy;
   /** The policy with the function's data access; logs and X-Ray are added per function. */
   readonly accessPolicy: IManagedPolicy;
+  /**
+   * How Lambda treats the function's asynchronous invocations (EventBridge targets and
+   * `InvocationType: 'Event'` calls alike): event age, retries, destinations.
+   * @default - Lambda's defaults: 2 retries, events kept up to 6 hours
+   */
+  readonly asyncInvocation?: EventInvokeConfigOptions;
 }
 
 /**
@@ -113,7 +142,7 @@ export interface TokenVendingFunctionProps {
  * @example
  * const fn = new TokenVendingFunction(this, 'TokenFunction', {
  *   entry: FUNCTION_ENTRIES.token, description: 'Token API', environment: { TABLE_NAME: table.tableName },
- *   timeout: Duration.seconds(23), memorySize: 512, logLevel: ApplicationLogLevel.INFO,
+ *   timeout: Duration.seconds(28), memorySize: 512, logLevel: ApplicationLogLevel.INFO,
  *   logRetention: RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.RETAIN, accessPolicy: store.accessPolicy,
  * });
  */
@@ -121,6 +150,8 @@ export class TokenVendingFunction extends Construct {
   public readonly function: NodejsFunction;
   public readonly role: Role;
   public readonly logGroup: LogGroup;
+  /** The asynchronous invocation settings, when `asyncInvocation` is given. */
+  public readonly asyncInvokeConfig?: EventInvokeConfig;
 
   constructor(scope: Construct, id: string, props: TokenVendingFunctionProps) {
     super(scope, id);
@@ -159,5 +190,17 @@ export class TokenVendingFunction extends Construct {
       },
       bundling: TOKEN_VENDING_BUNDLING,
     });
+    if (props.asyncInvocation) {
+      this.asyncInvokeConfig = new EventInvokeConfig(this, 'AsyncInvokeConfig', { ...props.asyncInvocation, function: this.function });
+    }
+  }
+
+  /**
+   * Lets this function invoke `target` by its name, and nothing else. Not `target.grantInvoke`:
+   * that also grants `<arn>:*` (every version and alias), a wildcard an unqualified invoke does
+   * not need.
+   */
+  public allowInvoking(target: IFunction): void {
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [target.functionArn] }));
   }
 }

@@ -17,20 +17,12 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { type ITopic, Subscription, SubscriptionProtocol, Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+// The names the functions emit, from the one module that spells them (no imports of its own).
+import { METRIC } from '../functions/token/metric-names';
 import { accountDelegatedKeyPolicy } from './key-policy';
 
-/** The custom metrics the functions emit through Powertools Metrics. */
-export const SERVICE_METRICS = [
-  'CacheHitMemory',
-  'CacheHitTable',
-  'UpstreamCalls',
-  'UpstreamFailures',
-  'UpstreamLatency',
-  'LeaseWaits',
-  'LeaseWaitTimeouts',
-  'ServedStaleOnUpstreamFailure',
-] as const;
-export type ServiceMetricName = (typeof SERVICE_METRICS)[number];
+/** A custom metric the functions emit through Powertools Metrics. */
+export type ServiceMetricName = (typeof METRIC)[keyof typeof METRIC];
 
 const PERIOD = Duration.minutes(5);
 
@@ -40,7 +32,7 @@ export const ALARM_THRESHOLDS = {
   tokenFunctionErrors: 1,
   /** Any throttle: callers got 429/502 from Lambda concurrency limits. */
   tokenFunctionThrottles: 1,
-  /** Warmer errors in two consecutive 5-minute periods. */
+  /** Warmer errors (scheduled runs or refresh requests) in two consecutive 5-minute periods. */
   warmerErrors: 1,
   /** API 5XX responses per 5 minutes. */
   api5xx: 5,
@@ -48,6 +40,8 @@ export const ALARM_THRESHOLDS = {
   upstreamFailures: 3,
   /** Callers that gave up waiting for another caller's upstream call, per 5 minutes. */
   leaseWaitTimeouts: 1,
+  /** Refreshes the token function could not hand to the warmer, per 5 minutes. */
+  refreshTriggerFailures: 5,
 } as const;
 
 export interface TokenMonitoringProps {
@@ -63,7 +57,8 @@ export interface TokenMonitoringProps {
 }
 
 /**
- * Alarms for what operators act on, one dashboard for everything else.
+ * Alarms for what operators act on, one dashboard for everything else. Service metric names come
+ * from `functions/token/metric-names.ts`, which the functions emit from too.
  *
  * @example
  * const monitoring = new TokenMonitoring(this, 'Monitoring', {
@@ -93,16 +88,21 @@ export class TokenMonitoring extends Construct {
     this.addAlarm('TokenFunctionThrottlesAlarm', tokenFunction.metricThrottles(sum), ALARM_THRESHOLDS.tokenFunctionThrottles, 1,
       'Token function invocations were throttled. Check account concurrency and the API stage throttling.');
     this.addAlarm('WarmerErrorsAlarm', warmerFunction.metricErrors(sum), ALARM_THRESHOLDS.warmerErrors, 2,
-      'The token warmer failed twice in a row; tokens are still served on demand. Check the warmer log group.');
+      'The token warmer (scheduled runs and refresh requests) failed in two 5-minute periods in a row; valid tokens are still served ' +
+      'and expired ones fetched on demand. Check the warmer log group.');
     this.addAlarm('Api5xxAlarm', stage.metricServerError(sum), ALARM_THRESHOLDS.api5xx, 1,
       'The token API answered 5XX. Look at UpstreamFailures and the access log (errorType, integrationError).');
     this.addAlarm('ApiLatencyAlarm', stage.metricLatency({ period: PERIOD, statistic: 'p99' }),
       props.apiLatencyThreshold.toMilliseconds(), 3,
       'p99 API latency stayed above the upstream timeout for 15 minutes: callers wait on leases or on a slow upstream.');
-    this.addAlarm('UpstreamFailuresAlarm', this.serviceMetric('UpstreamFailures', 'Sum'), ALARM_THRESHOLDS.upstreamFailures, 1,
+    this.addAlarm('UpstreamFailuresAlarm', this.serviceMetric(METRIC.upstreamFailures, 'Sum'), ALARM_THRESHOLDS.upstreamFailures, 1,
       'Ekuaibao getAccessToken kept failing. Check the upstream status, tenant credentials and base URLs.');
-    this.addAlarm('LeaseWaitTimeoutsAlarm', this.serviceMetric('LeaseWaitTimeouts', 'Sum'), ALARM_THRESHOLDS.leaseWaitTimeouts, 1,
+    this.addAlarm('LeaseWaitTimeoutsAlarm', this.serviceMetric(METRIC.leaseWaitTimeouts, 'Sum'), ALARM_THRESHOLDS.leaseWaitTimeouts, 1,
       'Callers timed out waiting for another caller to fetch a token: the upstream is slower than LEASE_WAIT_MS.');
+    this.addAlarm('RefreshTriggerFailuresAlarm', this.serviceMetric(METRIC.refreshTriggerFailures, 'Sum'), ALARM_THRESHOLDS.refreshTriggerFailures, 1,
+      'The token function could not invoke the warmer to refresh tokens in their refresh window. Tokens are still served, but ' +
+      'refreshes now wait for the schedule or for a caller whose token has run out. Check the token function log group for the invoke error ' +
+      '(permission, throttling, the warmer function missing).');
 
     this.dashboard = new Dashboard(this, 'Dashboard', {
       dashboardName: `${Stack.of(this).stackName}-${Aws.REGION}`,
@@ -123,19 +123,45 @@ export class TokenMonitoring extends Construct {
         stage.metricLatency({ period: PERIOD, statistic: 'p99' }),
         stage.metricIntegrationLatency({ period: PERIOD, statistic: 'p99' }),
       ]),
-      graph('Cache hits', [this.serviceMetric('CacheHitMemory', 'Sum'), this.serviceMetric('CacheHitTable', 'Sum')]),
+      graph('Function answers', [
+        this.serviceMetric(METRIC.cacheHitTable, 'Sum'),
+        this.serviceMetric(METRIC.clientErrors, 'Sum'),
+        this.serviceMetric(METRIC.serverErrors, 'Sum'),
+        this.serviceMetric(METRIC.invalidations, 'Sum'),
+      ]),
     );
     this.dashboard.addWidgets(
       graph('Upstream calls', [
-        this.serviceMetric('UpstreamCalls', 'Sum'),
-        this.serviceMetric('UpstreamFailures', 'Sum'),
-        this.serviceMetric('ServedStaleOnUpstreamFailure', 'Sum'),
+        this.serviceMetric(METRIC.upstreamCalls, 'Sum'),
+        this.serviceMetric(METRIC.upstreamFailures, 'Sum'),
+        this.serviceMetric(METRIC.servedStale, 'Sum'),
+        this.serviceMetric(METRIC.refreshFellBack, 'Sum'),
       ]),
       graph('Upstream latency (ms)', [
-        this.serviceMetric('UpstreamLatency', 'p50'),
-        this.serviceMetric('UpstreamLatency', 'p99'),
+        this.serviceMetric(METRIC.upstreamLatency, 'p50'),
+        this.serviceMetric(METRIC.upstreamLatency, 'p99'),
       ]),
-      graph('Leases', [this.serviceMetric('LeaseWaits', 'Sum'), this.serviceMetric('LeaseWaitTimeouts', 'Sum')]),
+      graph(
+        'Lease waits',
+        [this.serviceMetric(METRIC.leaseWaits, 'Sum'), this.serviceMetric(METRIC.leaseWaitTimeouts, 'Sum')],
+        [this.serviceMetric(METRIC.leaseWaitTime, 'p99')],
+      ),
+    );
+    // Refreshes handed to the warmer, and what became of them.
+    this.dashboard.addWidgets(
+      graph('Refreshes handed to the warmer', [
+        this.serviceMetric(METRIC.refreshTriggered, 'Sum'),
+        this.serviceMetric(METRIC.refreshTriggerFailures, 'Sum'),
+      ]),
+      graph('Warmer refreshes', [
+        this.serviceMetric(METRIC.warmerRefreshed, 'Sum'),
+        this.serviceMetric(METRIC.warmerFailures, 'Sum'),
+      ]),
+      graph('Token lineage and store', [
+        this.serviceMetric(METRIC.lineageSuperseded, 'Sum'),
+        this.serviceMetric(METRIC.storeRetries, 'Sum'),
+        this.serviceMetric(METRIC.handedOutUnstored, 'Sum'),
+      ]),
     );
     this.dashboard.addWidgets(
       graph('Token function', [
@@ -147,7 +173,11 @@ export class TokenMonitoring extends Construct {
         tokenFunction.metricDuration({ period: PERIOD, statistic: 'p50' }),
         tokenFunction.metricDuration({ period: PERIOD, statistic: 'p99' }),
       ]),
-      graph('Warmer', [warmerFunction.metricInvocations(sum), warmerFunction.metricErrors(sum), warmerFunction.metricDuration({ period: PERIOD, statistic: 'Maximum' })]),
+      graph(
+        'Warmer',
+        [warmerFunction.metricInvocations(sum), warmerFunction.metricErrors(sum)],
+        [warmerFunction.metricDuration({ period: PERIOD, statistic: 'Maximum' })],
+      ),
     );
   }
 
@@ -215,6 +245,6 @@ export class TokenMonitoring extends Construct {
   }
 }
 
-function graph(title: string, metrics: IMetric[]): GraphWidget {
-  return new GraphWidget({ title, left: metrics, width: 8, height: 6 });
+function graph(title: string, left: IMetric[], right: IMetric[] = []): GraphWidget {
+  return new GraphWidget({ title, left, right, width: 8, height: 6 });
 }

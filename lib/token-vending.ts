@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Effect, type IGrantable, PolicyStatement, Grant } from 'aws-cdk-lib/aws-iam';
-import { ApplicationLogLevel } from 'aws-cdk-lib/aws-lambda';
+import { ApplicationLogLevel, type EventInvokeConfigOptions } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
@@ -16,6 +16,18 @@ import { TokenStore } from './token-store';
 
 /** A warm run covers tokens that expire before the next run, plus this much. */
 const WARM_HORIZON_SLACK_SECONDS = 60;
+
+/**
+ * How Lambda treats the warmer's asynchronous invocations: the token function's refresh requests
+ * (`{"tenantId"}`) and, since EventBridge invokes asynchronously too, the schedule's events. No
+ * retries: a Lambda retry would arrive after the lease logic has moved on, and a failed refresh is
+ * asked for again by the next caller in the refresh window or done by the next scheduled run. A
+ * request that waited a minute in Lambda's queue is worthless and dropped.
+ */
+export const WARMER_ASYNC_INVOCATION = {
+  retryAttempts: 0,
+  maxEventAge: Duration.minutes(1),
+} as const satisfies EventInvokeConfigOptions;
 
 export type TokenVendingLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
@@ -46,7 +58,8 @@ export interface EkuaibaoTokenVendingProps {
    */
   readonly safetyMarginSeconds?: number;
   /**
-   * The warmer refreshes tokens that expire within this many seconds (`REFRESH_WINDOW_SECONDS`).
+   * A token that expires within this many seconds is still served, and its refresh is handed to
+   * the warmer (`REFRESH_WINDOW_SECONDS`); must exceed `safetyMarginSeconds`.
    * @default 900
    */
   readonly refreshWindowSeconds?: number;
@@ -78,12 +91,6 @@ export interface EkuaibaoTokenVendingProps {
    * @default 1
    */
   readonly refreshLifetimeDays?: number;
-  /**
-   * How long a function instance serves a token from memory without reading the table
-   * (`MEMORY_CACHE_SECONDS`); also how long a retired token may still be served by other instances.
-   * @default 5
-   */
-  readonly memoryCacheSeconds?: number;
   /**
    * At most one accepted invalidation per tenant in this many seconds
    * (`INVALIDATION_MIN_INTERVAL_SECONDS`); more get 429.
@@ -199,7 +206,6 @@ export const TOKEN_VENDING_DEFAULTS = {
   leaseWaitMs: 8000,
   secretMaxAgeSeconds: 300,
   refreshLifetimeDays: 1,
-  memoryCacheSeconds: 5,
   invalidationMinIntervalSeconds: 30,
   warmerInterval: Duration.minutes(5),
   memorySize: 512,
@@ -217,7 +223,8 @@ export const TOKEN_VENDING_DEFAULTS = {
 /**
  * Token vending for the Ekuaibao Open API: a REST API (IAM authorized per tenant route) in
  * front of a Lambda function that serves cached upstream access tokens, a warmer that refreshes
- * them on a schedule, the encrypted DynamoDB cache, alarms and a dashboard.
+ * them on a schedule and whenever the token function asks, the encrypted DynamoDB cache, alarms
+ * and a dashboard.
  *
  * @example
  * const vending = new EkuaibaoTokenVending(stack, 'TokenVending', {
@@ -247,6 +254,7 @@ export class EkuaibaoTokenVending extends Construct {
       retainOnDelete: settings.retainOnDelete,
     });
 
+    // What both functions read; the token function gets the refresher's name on top.
     const environment: Record<string, string> = {
       TABLE_NAME: this.store.table.tableName,
       TENANT_SECRET_PREFIX: settings.secretPrefix,
@@ -258,7 +266,6 @@ export class EkuaibaoTokenVending extends Construct {
       LEASE_WAIT_MS: String(settings.leaseWaitMs),
       SECRET_MAX_AGE_SECONDS: String(settings.secretMaxAgeSeconds),
       REFRESH_LIFETIME_DAYS: String(settings.refreshLifetimeDays),
-      MEMORY_CACHE_SECONDS: String(settings.memoryCacheSeconds),
       INVALIDATION_MIN_INTERVAL_SECONDS: String(settings.invalidationMinIntervalSeconds),
       POWERTOOLS_SERVICE_NAME: settings.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
@@ -269,31 +276,43 @@ export class EkuaibaoTokenVending extends Construct {
     };
     const tokenTimeout = tokenFunctionTimeout(settings);
     const common = {
-      environment,
       memorySize: settings.memorySize,
       logLevel: ApplicationLogLevel[settings.logLevel],
       logRetention: settings.logRetention,
       removalPolicy,
       accessPolicy: this.store.accessPolicy,
     };
-    this.tokenFunction = new TokenVendingFunction(this, 'TokenFunction', {
-      ...common,
-      entry: FUNCTION_ENTRIES.token,
-      description: 'Ekuaibao token vending: serves cached upstream access tokens per tenant',
-      timeout: tokenTimeout,
-    });
+
+    // The warmer refreshes tokens before they expire: every due tenant on its schedule, and one
+    // tenant whenever the token function asks. It comes first because the token function names it.
     this.warmerFunction = new TokenVendingFunction(this, 'WarmerFunction', {
       ...common,
+      environment,
       entry: FUNCTION_ENTRIES.warmer,
-      description: 'Ekuaibao token vending: refreshes cached tokens before they expire',
+      description: 'Ekuaibao token vending: refreshes cached tokens before they expire (on schedule and on request)',
       timeout: warmerTimeout(settings.warmerInterval, tokenTimeout),
+      asyncInvocation: WARMER_ASYNC_INVOCATION,
     });
     this.warmerSchedule = new Rule(this, 'WarmerSchedule', {
       description: 'Runs the Ekuaibao token warmer',
       schedule: Schedule.rate(settings.warmerInterval),
+      // EventBridge's own retries: handing the event to Lambda. Once Lambda has it, the warmer's
+      // asynchronous invocation settings apply (no retries, one minute in Lambda's queue at most).
       // A run that could not start before the next one is worthless; the next one replaces it.
       targets: [new LambdaFunction(this.warmerFunction.function, { maxEventAge: settings.warmerInterval, retryAttempts: 2 })],
     });
+
+    // The API's function. A caller never waits on the upstream while a valid token exists: a
+    // token in its refresh window is served at once, and the refresh is handed to the warmer
+    // (an asynchronous invoke with {"tenantId"}).
+    this.tokenFunction = new TokenVendingFunction(this, 'TokenFunction', {
+      ...common,
+      environment: { ...environment, REFRESHER_FUNCTION_NAME: this.warmerFunction.function.functionName },
+      entry: FUNCTION_ENTRIES.token,
+      description: 'Ekuaibao token vending: serves cached upstream access tokens per tenant',
+      timeout: tokenTimeout,
+    });
+    this.tokenFunction.allowInvoking(this.warmerFunction.function);
 
     this.api = new TokenApi(this, 'Api', {
       tokenFunction: this.tokenFunction.function,
@@ -384,7 +403,6 @@ export function resolveProps(props: EkuaibaoTokenVendingProps, stackName: string
     leaseWaitMs: props.leaseWaitMs ?? d.leaseWaitMs,
     secretMaxAgeSeconds: props.secretMaxAgeSeconds ?? d.secretMaxAgeSeconds,
     refreshLifetimeDays: props.refreshLifetimeDays ?? d.refreshLifetimeDays,
-    memoryCacheSeconds: props.memoryCacheSeconds ?? d.memoryCacheSeconds,
     invalidationMinIntervalSeconds: props.invalidationMinIntervalSeconds ?? d.invalidationMinIntervalSeconds,
     warmerInterval: props.warmerInterval ?? d.warmerInterval,
     memorySize: props.memorySize ?? d.memorySize,
@@ -434,7 +452,6 @@ function check(p: ResolvedTokenVendingProps): void {
   wholeAtLeast('leaseWaitMs', 0);
   wholeAtLeast('secretMaxAgeSeconds', 0);
   wholeAtLeast('refreshLifetimeDays', 0, 32);
-  wholeAtLeast('memoryCacheSeconds', 0, 300);
   wholeAtLeast('invalidationMinIntervalSeconds', 0);
   wholeAtLeast('memorySize', 128, 10240);
   wholeAtLeast('throttlingRateLimit', 1);

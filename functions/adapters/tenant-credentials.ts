@@ -1,14 +1,13 @@
 /**
- * Where tenant credentials come from: one Secrets Manager secret per tenant in AWS (read through
- * Powertools Parameters, which caches each secret for a bounded time), or a fixed map locally.
- * Both go through one parser, so a secret that would fail in AWS fails the same way locally.
+ * Where tenant credentials come from: one Secrets Manager secret per tenant in AWS (cached for a
+ * bounded time), or a fixed map locally. Both go through one parser, so a secret that would fail
+ * in AWS fails the same way locally.
  */
-import { GetParameterError, ParameterNotFoundError } from '@aws-lambda-powertools/parameters';
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod/mini';
-import { DependencyThrottled, TenantMisconfigured, TenantNotFound } from '../domain/errors';
-import type { CredentialSource, TenantCredentials } from '../domain/types';
+import { DependencyThrottled, DependencyUnavailable, TenantMisconfigured, TenantNotFound } from '../domain/errors';
+import type { Clock, CredentialReadOptions, CredentialSource, TenantCredentials } from '../domain/types';
+import { systemClock } from '../domain/types';
 
 export interface CredentialParsing {
   /** Used when the secret has no `baseUrl`. */
@@ -23,8 +22,11 @@ const secretSchema = z.object({
   baseUrl: z.optional(z.string().check(z.minLength(1))),
 });
 
-/** Turns a secret's content into credentials, naming what is wrong without quoting it. */
-export function parseTenantSecret(tenantId: string, raw: unknown, parsing: CredentialParsing): TenantCredentials {
+/**
+ * Turns a secret's content into credentials, naming what is wrong without quoting it.
+ * @param rank the secret version's rank (`TenantCredentials.rank`); 0 for a fixed map.
+ */
+export function parseTenantSecret(tenantId: string, raw: unknown, parsing: CredentialParsing, rank = 0): TenantCredentials {
   let value = raw;
   if (typeof raw === 'string') {
     try {
@@ -42,7 +44,7 @@ export function parseTenantSecret(tenantId: string, raw: unknown, parsing: Crede
   if (baseUrl === undefined) {
     throw new TenantMisconfigured(tenantId, 'baseUrl must be an https URL without query or fragment');
   }
-  return { appKey: parsed.data.appKey, appSecurity: parsed.data.appSecurity, baseUrl };
+  return { appKey: parsed.data.appKey, appSecurity: parsed.data.appSecurity, baseUrl, rank };
 }
 
 /** Accepts `https://host[/prefix][/]` (the location API returns a trailing slash); undefined otherwise. */
@@ -67,34 +69,59 @@ export interface SecretsManagerCredentialsOptions extends CredentialParsing {
   /** Seconds a secret is reused before it is read again; bounds how long a rotation takes to apply. */
   readonly maxAgeSeconds: number;
   readonly client?: SecretsManagerClient;
+  readonly clock?: Clock;
 }
 
+/**
+ * Tenant credentials from Secrets Manager (`AWSCURRENT`), each cached for `maxAgeSeconds`.
+ * Written on the SDK rather than Powertools Parameters because the vendor needs the version's
+ * `CreatedDate` (its rank: which of two containers' cached secrets is newer), which Powertools'
+ * provider does not return, and a way to skip the cache when another container has seen a newer
+ * version.
+ *
+ * @example
+ * const credentials = new SecretsManagerCredentials({
+ *   secretPrefix: 'ekuaibao/tenants/', maxAgeSeconds: 300,
+ *   defaultBaseUrl: 'https://app.ekuaibao.com', allowLoopbackHttp: false,
+ * });
+ * const { appKey, baseUrl, rank } = await credentials.get('acme');
+ */
 export class SecretsManagerCredentials implements CredentialSource {
-  private readonly provider: SecretsProvider;
+  private readonly client: SecretsManagerClient;
+  private readonly clock: Clock;
+  private readonly cache = new Map<string, { credentials: TenantCredentials; readAt: number }>();
 
   constructor(private readonly options: SecretsManagerCredentialsOptions) {
-    this.provider = new SecretsProvider(options.client ? { awsSdkV3Client: options.client } : {});
+    this.client = options.client ?? new SecretsManagerClient({});
+    this.clock = options.clock ?? systemClock;
   }
 
-  async get(tenantId: string): Promise<TenantCredentials> {
-    let secret: unknown;
+  async get(tenantId: string, options: CredentialReadOptions = {}): Promise<TenantCredentials> {
+    const cached = this.cache.get(tenantId);
+    const now = this.clock.now();
+    if (cached !== undefined && !options.fresh && now - cached.readAt < this.options.maxAgeSeconds * 1000) {
+      return cached.credentials;
+    }
+    let answer;
     try {
-      secret = await this.provider.get(`${this.options.secretPrefix}${tenantId}`, {
-        maxAge: this.options.maxAgeSeconds,
-        throwOnMissing: true,
-      });
+      answer = await this.client.send(new GetSecretValueCommand({ SecretId: `${this.options.secretPrefix}${tenantId}` }));
     } catch (error) {
       throw translateSecretsError(tenantId, error);
     }
-    if (typeof secret !== 'string') throw new TenantMisconfigured(tenantId, 'the secret has no SecretString');
-    return parseTenantSecret(tenantId, secret, this.options);
+    if (typeof answer.SecretString !== 'string') throw new TenantMisconfigured(tenantId, 'the secret has no SecretString');
+    const rank = answer.CreatedDate instanceof Date ? answer.CreatedDate.getTime() : 0;
+    const credentials = parseTenantSecret(tenantId, answer.SecretString, this.options, rank);
+    // A forced read that finds an older version (an eventually consistent answer) keeps the newer one.
+    if (cached === undefined || credentials.rank >= cached.credentials.rank) {
+      this.cache.set(tenantId, { credentials, readAt: now });
+      return credentials;
+    }
+    return cached.credentials;
   }
 }
 
 function translateSecretsError(tenantId: string, error: unknown): unknown {
-  if (error instanceof ParameterNotFoundError) return new TenantNotFound(tenantId);
-  const cause = error instanceof GetParameterError ? error.cause : error;
-  const name = cause instanceof Error ? cause.name : '';
+  const name = error instanceof Error ? error.name : '';
   switch (name) {
     case 'ResourceNotFoundException':
       return new TenantNotFound(tenantId);
@@ -104,7 +131,10 @@ function translateSecretsError(tenantId: string, error: unknown): unknown {
       return new TenantMisconfigured(tenantId, `the service may not read the secret (${name})`);
     case 'ThrottlingException':
     case 'TooManyRequestsException':
-      return new DependencyThrottled('Secrets Manager', { cause });
+      return new DependencyThrottled('Secrets Manager', { cause: error });
+    case 'InternalServiceError':
+    case 'TimeoutError':
+      return new DependencyUnavailable('Secrets Manager', { cause: error });
     default:
       return error;
   }
@@ -127,7 +157,7 @@ export class StaticCredentials implements CredentialSource {
     );
   }
 
-  async get(tenantId: string): Promise<TenantCredentials> {
+  async get(tenantId: string, _options?: CredentialReadOptions): Promise<TenantCredentials> {
     const entry = this.tenants.get(tenantId);
     if (entry === undefined) throw new TenantNotFound(tenantId);
     if (entry instanceof Error) throw entry;

@@ -2,15 +2,16 @@
  * The token table in DynamoDB: one item per tenant holding its token, the lease of whoever is
  * fetching the next one, the last upstream failure and the last invalidation. Every write is a
  * single conditional UpdateItem; the conditions are spelled out as named parts below, and a loser
- * gets the winning item back (`ReturnValuesOnConditionCheckFailure: ALL_OLD`) instead of
- * re-reading it.
+ * gets the winning item back (`ReturnValuesOnConditionCheckFailure: ALL_OLD`) when the engine
+ * sends it. Every read is strongly consistent.
  *
  * Lease timeline for one tenant (A and B are invocations in any containers):
  *
  *   A: acquire(v=3) ──── upstream call ────► store(v=4, lease removed)
  *   B:      acquire(v=3) ✗ lease live → wait … read(v=4) → serve
- *   If A dies: its lease runs out at leaseExpiresAt; B's next acquire(v=3) succeeds, and A's late
- *   store fails its `leaseOwner = A` condition.
+ *   If A dies: its lease stays in the item, expired. B reads it, and its acquire(v=3) succeeds and
+ *   marks the token in doubt (A may have replaced it upstream before dying); A's late store fails
+ *   its `leaseOwner = A` condition.
  */
 import {
   ConditionalCheckFailedException,
@@ -25,15 +26,15 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { DependencyThrottled } from '../domain/errors';
+import { DependencyThrottled, DependencyUnavailable } from '../domain/errors';
 import type {
-  AcquireResult,
   CachedToken,
+  LeaseRequest,
   RecordedFailure,
-  RetireResult,
   TenantTokenState,
   TokenLease,
   TokenStore,
+  WriteResult,
 } from '../domain/types';
 
 /** Attribute names, in one place: the item layout is part of the table's contract. */
@@ -46,7 +47,10 @@ const A = {
   corporationId: 'corporationId',
   issuedAt: 'issuedAt',
   fingerprint: 'fingerprint',
+  tokenCredentialRank: 'tokenCredentialRank',
+  credentialRank: 'credentialRank',
   retiredAt: 'retiredAt',
+  doubtedAt: 'doubtedAt',
   leaseOwner: 'leaseOwner',
   leaseExpiresAt: 'leaseExpiresAt',
   failureCode: 'failureCode',
@@ -68,8 +72,21 @@ const UNCHANGED_SINCE_READ = '(attribute_not_exists(#tenantId) OR #v = :seenVers
 const HOLDS_LEASE = '#leaseOwner = :owner';
 const IS_CURRENT_TOKEN = '#accessToken = :reportedToken AND attribute_not_exists(#retiredAt)';
 const NOT_INVALIDATED_RECENTLY = '(attribute_not_exists(#lastInvalidatedAt) OR #lastInvalidatedAt <= :cutoff)';
+const RANK_IS_LOWER = '(attribute_not_exists(#credentialRank) OR #credentialRank < :rank)';
+
+/** Engine error names that mean "try again": throttling, and failures whose outcome is unknown. */
+const THROTTLING = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
+const UNAVAILABLE = new Set([
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TransactionConflictException',
+]);
 
 type Item = Record<string, unknown>;
+type ConditionalInput = Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'>;
 
 export interface DynamoTokenTableOptions {
   readonly tableName: string;
@@ -77,6 +94,15 @@ export interface DynamoTokenTableOptions {
   readonly clientConfig?: DynamoDBClientConfig;
 }
 
+/**
+ * The `TokenStore` port on DynamoDB. It acts and never decides: one request per call, no retries
+ * of its own beyond the SDK's, and every failure typed (transient ones as `DependencyThrottled` /
+ * `DependencyUnavailable`) so that the vendor's policy can decide what to do next.
+ *
+ * @example
+ * const table = new DynamoTokenTable({ tableName: 'tokens' });
+ * const state = await table.read('acme');
+ */
 export class DynamoTokenTable implements TokenStore {
   private readonly tableName: string;
   private readonly documents: DynamoDBDocumentClient;
@@ -88,47 +114,46 @@ export class DynamoTokenTable implements TokenStore {
     });
   }
 
-  async read(tenantId: string, consistent: boolean): Promise<TenantTokenState> {
+  async read(tenantId: string): Promise<TenantTokenState> {
+    // Always strongly consistent: an eventually consistent read could return a token that was
+    // retired or replaced a moment ago (README, Guarantees I2 and I4).
     const { Item } = await this.call(() =>
-      this.documents.send(
-        new GetCommand({ TableName: this.tableName, Key: { [A.tenantId]: tenantId }, ConsistentRead: consistent }),
-      ),
+      this.documents.send(new GetCommand({ TableName: this.tableName, Key: { [A.tenantId]: tenantId }, ConsistentRead: true })),
     );
     return toState(tenantId, Item);
   }
 
-  async acquireLease(tenantId: string, seen: TenantTokenState, lease: TokenLease, now: number): Promise<AcquireResult> {
-    // The item must outlive both the token it may still hold and the lease.
-    const keepUntil = Math.max(seen.token?.expireTime ?? 0, lease.expiresAt);
-    const result = await this.conditionalUpdate(tenantId, {
+  async acquireLease(tenantId: string, request: LeaseRequest): Promise<WriteResult> {
+    const doubt = request.markTokenInDoubt ? ', #doubtedAt = :now' : '';
+    return this.conditionalUpdate(tenantId, {
       UpdateExpression:
-        'SET #leaseOwner = :owner, #leaseExpiresAt = :leaseExpiresAt, #v = if_not_exists(#v, :zero), #ttl = :ttl',
+        'SET #leaseOwner = :owner, #leaseExpiresAt = :leaseExpiresAt, #v = if_not_exists(#v, :zero), ' +
+        `#credentialRank = :rank, #ttl = :ttl${doubt}`,
       ConditionExpression: `${UNCHANGED_SINCE_READ} AND ${NO_LIVE_LEASE}`,
       ExpressionAttributeValues: {
-        ':owner': lease.owner,
-        ':leaseExpiresAt': lease.expiresAt,
-        ':now': now,
-        ':seenVersion': seen.version,
+        ':owner': request.lease.owner,
+        ':leaseExpiresAt': request.lease.expiresAt,
+        ':now': request.now,
+        ':seenVersion': request.seenVersion,
         ':zero': 0,
-        ':ttl': epochSeconds(keepUntil),
+        ':rank': request.credentialRank,
+        // The item must outlive the lease; a token it holds keeps its own, later TTL.
+        ':ttl': epochSeconds(request.lease.expiresAt + TTL_SLACK_MS),
       },
     });
-    return result.ok
-      ? { acquired: true, state: toState(tenantId, result.item) }
-      : { acquired: false, state: toState(tenantId, result.item) };
   }
 
   async storeToken(
     tenantId: string,
     owner: string,
-    token: Omit<CachedToken, 'version'>,
-  ): Promise<TenantTokenState | undefined> {
-    const result = await this.conditionalUpdate(tenantId, {
+    token: Omit<CachedToken, 'version' | 'retiredAt' | 'doubtedAt'>,
+  ): Promise<WriteResult> {
+    return this.conditionalUpdate(tenantId, {
       UpdateExpression:
         'SET #accessToken = :accessToken, #refreshToken = :refreshToken, #expireTime = :expireTime, ' +
         '#corporationId = :corporationId, #issuedAt = :issuedAt, #fingerprint = :fingerprint, ' +
-        '#v = #v + :one, #ttl = :ttl ' +
-        'REMOVE #leaseOwner, #leaseExpiresAt, #retiredAt, #failureCode, #failureAt, #failureLeaseOwner',
+        '#tokenCredentialRank = :tokenCredentialRank, #v = #v + :one, #ttl = :ttl ' +
+        'REMOVE #leaseOwner, #leaseExpiresAt, #retiredAt, #doubtedAt, #failureCode, #failureAt, #failureLeaseOwner',
       ConditionExpression: HOLDS_LEASE,
       ExpressionAttributeValues: {
         ':owner': owner,
@@ -138,16 +163,15 @@ export class DynamoTokenTable implements TokenStore {
         ':corporationId': token.corporationId,
         ':issuedAt': token.issuedAt,
         ':fingerprint': token.fingerprint,
+        ':tokenCredentialRank': token.credentialRank,
         ':one': 1,
-        ':ttl': epochSeconds(token.expireTime),
+        ':ttl': epochSeconds(token.expireTime + TTL_SLACK_MS),
       },
     });
-    return result.ok ? toState(tenantId, result.item) : undefined;
   }
 
-  async releaseLease(tenantId: string, owner: string, failure: RecordedFailure): Promise<void> {
-    // A failed condition means the lease already ran out and moved on: nothing left to release.
-    await this.conditionalUpdate(tenantId, {
+  async releaseLease(tenantId: string, owner: string, failure: RecordedFailure): Promise<WriteResult> {
+    return this.conditionalUpdate(tenantId, {
       UpdateExpression:
         'SET #failureCode = :code, #failureAt = :at, #failureLeaseOwner = :owner REMOVE #leaseOwner, #leaseExpiresAt',
       ConditionExpression: HOLDS_LEASE,
@@ -155,18 +179,20 @@ export class DynamoTokenTable implements TokenStore {
     });
   }
 
-  async retire(tenantId: string, accessToken: string, now: number, minIntervalMs: number): Promise<RetireResult> {
-    const result = await this.conditionalUpdate(tenantId, {
+  async retire(tenantId: string, accessToken: string, now: number, minIntervalMs: number): Promise<WriteResult> {
+    return this.conditionalUpdate(tenantId, {
       UpdateExpression: 'SET #retiredAt = :now, #lastInvalidatedAt = :now',
       ConditionExpression: `${IS_CURRENT_TOKEN} AND ${NOT_INVALIDATED_RECENTLY}`,
       ExpressionAttributeValues: { ':reportedToken': accessToken, ':now': now, ':cutoff': now - minIntervalMs },
     });
-    if (result.ok) return { outcome: 'retired' };
-    const current = result.item;
-    const stillCurrent = current?.[A.accessToken] === accessToken && current[A.retiredAt] === undefined;
-    return stillCurrent
-      ? { outcome: 'rate-limited', lastInvalidatedAt: Number(current[A.lastInvalidatedAt]) }
-      : { outcome: 'stale' };
+  }
+
+  async recordCredentialRank(tenantId: string, rank: number): Promise<WriteResult> {
+    return this.conditionalUpdate(tenantId, {
+      UpdateExpression: 'SET #credentialRank = :rank, #v = if_not_exists(#v, :zero)',
+      ConditionExpression: RANK_IS_LOWER,
+      ExpressionAttributeValues: { ':rank': rank, ':zero': 0 },
+    });
   }
 
   async listExpiringBefore(before: number): Promise<string[]> {
@@ -181,16 +207,15 @@ export class DynamoTokenTable implements TokenStore {
         ExpressionAttributeValues: { ':before': before },
       },
     );
-    for await (const page of pages) {
-      for (const item of page.Items ?? []) tenants.push(String(item[A.tenantId]));
-    }
+    await this.call(async () => {
+      for await (const page of pages) {
+        for (const item of page.Items ?? []) tenants.push(String(item[A.tenantId]));
+      }
+    });
     return tenants;
   }
 
-  private async conditionalUpdate(
-    tenantId: string,
-    input: Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'>,
-  ): Promise<{ ok: boolean; item: Item | undefined }> {
+  private async conditionalUpdate(tenantId: string, input: ConditionalInput): Promise<WriteResult> {
     const expressions = `${input.UpdateExpression} ${input.ConditionExpression}`;
     try {
       const { Attributes } = await this.call(() =>
@@ -201,19 +226,21 @@ export class DynamoTokenTable implements TokenStore {
             ...input,
             // DynamoDB rejects names that the expressions do not use.
             ExpressionAttributeNames: Object.fromEntries(
-              Object.entries(names).filter(([placeholder]) => expressions.includes(placeholder)),
+              Object.entries(names).filter(([placeholder]) => new RegExp(`${placeholder}\\b`).test(expressions)),
             ),
             ReturnValues: 'ALL_NEW',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         ),
       );
-      return { ok: true, item: Attributes };
+      return { ok: true, state: toState(tenantId, Attributes) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') {
         const item = (error as ConditionalCheckFailedException).Item;
-        // ALL_OLD on a failed condition arrives as raw AttributeValues even through the document client.
-        return { ok: false, item: item === undefined ? undefined : unmarshall(item) };
+        // ALL_OLD on a failed condition arrives as raw AttributeValues even through the document
+        // client. DynamoDB sends nothing when the item does not exist, and dynalite never sends it:
+        // both come back as "no state", which the vendor answers by reading.
+        return item === undefined ? { ok: false } : { ok: false, state: toState(tenantId, unmarshall(item)) };
       }
       throw error;
     }
@@ -224,16 +251,25 @@ export class DynamoTokenTable implements TokenStore {
       return await operation();
     } catch (error) {
       const name = (error as Error).name;
-      if (name === 'ProvisionedThroughputExceededException' || name === 'ThrottlingException' || name === 'RequestLimitExceeded') {
-        throw new DependencyThrottled('DynamoDB', { cause: error });
-      }
+      if (THROTTLING.has(name)) throw new DependencyThrottled('DynamoDB', { cause: error });
+      if (UNAVAILABLE.has(name) || isServerOrNetworkFailure(error)) throw new DependencyUnavailable('DynamoDB', { cause: error });
       throw error;
     }
   }
 }
 
+/** DynamoDB deletes expired items lazily and late; a little slack keeps them readable past expiry. */
+const TTL_SLACK_MS = 60_000;
+
+function isServerOrNetworkFailure(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (status !== undefined && status >= 500) return true;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|UND_ERR_)/.test(code);
+}
+
 function toState(tenantId: string, item: Item | undefined): TenantTokenState {
-  if (item === undefined) return { tenantId, version: 0 };
+  if (item === undefined) return { tenantId, version: 0, credentialRank: 0 };
   const version = Number(item[A.version] ?? 0);
   const token: CachedToken | undefined =
     typeof item[A.accessToken] === 'string'
@@ -244,8 +280,10 @@ function toState(tenantId: string, item: Item | undefined): TenantTokenState {
           corporationId: String(item[A.corporationId] ?? ''),
           issuedAt: Number(item[A.issuedAt] ?? 0),
           fingerprint: String(item[A.fingerprint] ?? ''),
+          credentialRank: Number(item[A.tokenCredentialRank] ?? 0),
           version,
           ...(item[A.retiredAt] !== undefined && { retiredAt: Number(item[A.retiredAt]) }),
+          ...(item[A.doubtedAt] !== undefined && { doubtedAt: Number(item[A.doubtedAt]) }),
         }
       : undefined;
   const lease: TokenLease | undefined =
@@ -263,6 +301,7 @@ function toState(tenantId: string, item: Item | undefined): TenantTokenState {
   return {
     tenantId,
     version,
+    credentialRank: Number(item[A.credentialRank] ?? 0),
     ...(token && { token }),
     ...(lease && { lease }),
     ...(lastFailure && { lastFailure }),

@@ -1,19 +1,36 @@
 /**
- * When to reuse a token, refresh it ahead of time, fetch a new one, or wait for somebody else.
- * Pure functions of the table state, the current credentials and a clock reading: the one place
- * that answers "why did this caller wait?".
+ * Every decision about a tenant's token, as pure functions of what the table shows, this
+ * container's credentials and a clock reading. The vendor carries the decisions out; this file
+ * answers "why did this caller get this answer / wait / see this error".
  *
- *   issuedAt                       expireTime − refreshWindow   expireTime − margin   expireTime
- *   |------------- fresh ------------------|------ refresh-due -------|---- expired ----|
- *        served as is                  served; one caller refreshes   never served
+ * A token's life (times relative to the upstream's expireTime):
+ *
+ *   issuedAt                     expireTime − refreshWindow     expireTime − margin    expireTime
+ *   |------------- fresh ----------------|------- refresh-due --------|----- expired ----|
+ *        served                       served; a refresh runs         never served
+ *                                     elsewhere (never in a caller)
+ *
+ * A token is never served again once it is retired (a caller reported it), in doubt (a lease
+ * holder vanished while it may have been replacing it), or issued for an older version of the
+ * tenant's secret than one any container has recorded.
  */
-import type { CachedToken, TenantTokenState } from './types';
+import { LEASE_GUARD_MS } from './lease-timing';
+import type { CachedToken, RecordedFailure, TenantTokenState } from './types';
+import type { SupersededReason } from './vendor-events';
 
 export interface TokenPolicySettings {
   /** A token is never served when it has less than this left before the upstream's expireTime. */
   readonly safetyMarginMs: number;
-  /** Within this much of the upstream's expireTime a lease holder refreshes the still-valid token. */
+  /** Within this much of the upstream's expireTime the token is refreshed (elsewhere). */
   readonly refreshWindowMs: number;
+}
+
+/** Who this container is, as far as the token is concerned. */
+export interface Identity {
+  /** `credentialFingerprint` of the credentials this container holds. */
+  readonly fingerprint: string;
+  /** Rank of the secret version this container holds. */
+  readonly rank: number;
 }
 
 export type TokenCondition =
@@ -22,17 +39,37 @@ export type TokenCondition =
   | 'missing'
   | 'expired'
   | 'retired'
-  | 'credentials-changed';
+  | 'in-doubt'
+  | 'credentials-changed'
+  /** Another container recorded a newer secret version than the one this container holds. */
+  | 'credentials-behind';
+
+/** Whether the lease is held right now (a lease past its expiry is void, but its trace stays). */
+export function leaseIsLive(state: TenantTokenState, now: number): boolean {
+  return state.lease !== undefined && state.lease.expiresAt > now;
+}
+
+/** A lease that ran out without its holder storing or releasing: the holder vanished mid-call. */
+export function leaseWasAbandoned(state: TenantTokenState, now: number): boolean {
+  return state.lease !== undefined && state.lease.expiresAt <= now;
+}
 
 export function assessToken(
-  token: CachedToken | undefined,
-  fingerprint: string,
+  state: TenantTokenState,
+  identity: Identity,
   now: number,
   settings: TokenPolicySettings,
 ): TokenCondition {
+  if (identity.rank < state.credentialRank) return 'credentials-behind';
+  const token = state.token;
   if (token === undefined) return 'missing';
-  if (token.fingerprint !== fingerprint) return 'credentials-changed';
   if (token.retiredAt !== undefined) return 'retired';
+  if (token.credentialRank > identity.rank) return 'credentials-behind';
+  // The newer secret version wins: once recorded, tokens of older versions are never served.
+  if (token.credentialRank < Math.max(identity.rank, state.credentialRank)) return 'credentials-changed';
+  if (token.fingerprint !== identity.fingerprint) return 'credentials-changed';
+  // The holder may have replaced it upstream (and the upstream may kill replaced tokens).
+  if (token.doubtedAt !== undefined || leaseWasAbandoned(state, now)) return 'in-doubt';
   if (now >= servableUntil(token, settings)) return 'expired';
   if (now >= token.expireTime - settings.refreshWindowMs) return 'refresh-due';
   return 'fresh';
@@ -47,61 +84,164 @@ export function isServable(condition: TokenCondition): boolean {
   return condition === 'fresh' || condition === 'refresh-due';
 }
 
-export type NextStep =
-  /** Serve the token; nothing else to do. */
-  | { readonly kind: 'serve'; readonly token: CachedToken }
-  /** Serve the token, but first try (without waiting) to take the lease and refresh it. */
-  | { readonly kind: 'refresh-ahead'; readonly token: CachedToken }
-  /** No servable token and nobody is fetching one: take the lease and call getAccessToken. */
-  | { readonly kind: 'fetch' }
-  /** No servable token and another invocation holds a live lease: wait for its result. */
-  | { readonly kind: 'wait'; readonly leaseExpiresAt: number };
+/** How often one container asks for a refresh of one tenant, at most. */
+export const REFRESH_TRIGGER_INTERVAL_MS = 2_000;
+/** After a failed refresh, callers keep serving the valid token and wait this long before asking again. */
+export const REFRESH_RETRY_INTERVAL_MS = 5_000;
 
-export function nextStep(
+/** What the caller remembers between steps of one request, and this container between requests. */
+export interface CallerContext {
+  /** This request already re-read its secret, skipping the cache. */
+  readonly credentialsReloaded: boolean;
+  /** When this container last asked for a refresh of this tenant. */
+  readonly lastTriggeredAt?: number;
+  /** Leases whose holders this request has waited on. */
+  readonly leasesWaitedOn: ReadonlySet<string>;
+  /** When this request started waiting, if it has. */
+  readonly waitStartedAt?: number;
+  readonly leaseWaitMs: number;
+}
+
+export type CallerStep =
+  /** Answer with `token`; if `refreshElsewhere`, first ask (without waiting for it) for a refresh. */
+  | { readonly kind: 'serve'; readonly token: CachedToken; readonly refreshElsewhere: boolean; readonly afterFailedRefresh: boolean }
+  /** Another container saw a newer secret version: read the secret again, skipping the cache. */
+  | { readonly kind: 'reload-credentials' }
+  /** This container's secret is newer than any recorded: record it, so nobody serves older tokens. */
+  | { readonly kind: 'record-credentials' }
+  /** No servable token and nobody fetching: take the lease and fetch one. */
+  | { readonly kind: 'fetch'; readonly markTokenInDoubt: boolean; readonly superseding?: SupersededReason }
+  /** No servable token and somebody else holds the lease: wait for their result. */
+  | { readonly kind: 'wait'; readonly leaseOwner: string; readonly leaseExpiresAt: number }
+  /** Give up with this failure. */
+  | { readonly kind: 'fail'; readonly failure: CallerFailure };
+
+export type CallerFailure =
+  /** The lease holder this request waited on failed; its waiters share its failure. */
+  | { readonly reason: 'holder-failed'; readonly code: RecordedFailure['code'] }
+  /** The wait bound passed while somebody else still held the lease. */
+  | { readonly reason: 'wait-timed-out'; readonly retryAfterSeconds: number }
+  /** Secrets Manager keeps returning an older version than one already recorded. */
+  | { readonly reason: 'credentials-behind' };
+
+/** The one decision a caller's request makes on every state it reads. */
+export function callerStep(
   state: TenantTokenState,
-  fingerprint: string,
+  identity: Identity,
   now: number,
   settings: TokenPolicySettings,
-): NextStep {
-  const condition = assessToken(state.token, fingerprint, now, settings);
-  const leaseHeld = state.lease !== undefined && state.lease.expiresAt > now;
-  if (condition === 'fresh') return { kind: 'serve', token: state.token! };
-  if (condition === 'refresh-due') {
-    // Somebody already refreshes: keep serving the valid token rather than queueing behind it.
-    return leaseHeld ? { kind: 'serve', token: state.token! } : { kind: 'refresh-ahead', token: state.token! };
+  context: CallerContext,
+): CallerStep {
+  const condition = assessToken(state, identity, now, settings);
+  if (condition === 'credentials-behind') {
+    if (!context.credentialsReloaded) return { kind: 'reload-credentials' };
+    // Still behind after a fresh read (an eventually consistent answer): the newer version's
+    // token may still be served, but this container must not fetch with older credentials.
+    const asNewest = assessToken(state, newestIdentity(state, identity), now, settings);
+    if (isServable(asNewest)) return serveStep(state, asNewest, now, context);
+    return { kind: 'fail', failure: { reason: 'credentials-behind' } };
   }
-  return leaseHeld ? { kind: 'wait', leaseExpiresAt: state.lease!.expiresAt } : { kind: 'fetch' };
+  if (isServable(condition)) return serveStep(state, condition, now, context);
+
+  const live = leaseIsLive(state, now);
+  if (!live && heldLeaseFailed(state, context)) {
+    return { kind: 'fail', failure: { reason: 'holder-failed', code: state.lastFailure!.code } };
+  }
+  if (live) {
+    if (context.waitStartedAt !== undefined && now >= context.waitStartedAt + context.leaseWaitMs) {
+      const retryAfterSeconds = Math.max(1, Math.ceil((state.lease!.expiresAt - now) / 1000));
+      return { kind: 'fail', failure: { reason: 'wait-timed-out', retryAfterSeconds } };
+    }
+    if (identity.rank > state.credentialRank) return { kind: 'record-credentials' };
+    return { kind: 'wait', leaseOwner: state.lease!.owner, leaseExpiresAt: state.lease!.expiresAt };
+  }
+  const superseding: SupersededReason | undefined =
+    condition === 'in-doubt' ? 'in-doubt' : condition === 'credentials-changed' ? 'credentials-changed' : undefined;
+  return {
+    kind: 'fetch',
+    markTokenInDoubt: state.token !== undefined && state.token.doubtedAt === undefined && leaseWasAbandoned(state, now),
+    ...(superseding && { superseding }),
+  };
 }
 
-/**
- * Whether a refresh may use the refresh endpoint: only a token the upstream still accepts can be
- * refreshed (docs §2), and a retired one was just reported rejected.
- */
-export function canUseRefreshEndpoint(token: CachedToken | undefined, fingerprint: string, now: number): boolean {
-  return (
-    token !== undefined &&
-    token.fingerprint === fingerprint &&
-    token.retiredAt === undefined &&
-    token.refreshToken.length > 0 &&
-    now < token.expireTime
-  );
+function serveStep(state: TenantTokenState, condition: TokenCondition, now: number, context: CallerContext): CallerStep {
+  const token = state.token!;
+  const failedRefresh = state.lastFailure !== undefined && state.lastFailure.at >= token.issuedAt;
+  const refreshElsewhere =
+    condition === 'refresh-due' &&
+    !leaseIsLive(state, now) &&
+    !(failedRefresh && now < state.lastFailure!.at + REFRESH_RETRY_INTERVAL_MS) &&
+    !(context.lastTriggeredAt !== undefined && now < context.lastTriggeredAt + REFRESH_TRIGGER_INTERVAL_MS);
+  return { kind: 'serve', token, refreshElsewhere, afterFailedRefresh: condition === 'refresh-due' && failedRefresh };
 }
 
+function newestIdentity(state: TenantTokenState, identity: Identity): Identity {
+  const token = state.token;
+  return token !== undefined && token.credentialRank === state.credentialRank
+    ? { fingerprint: token.fingerprint, rank: token.credentialRank }
+    : { fingerprint: identity.fingerprint, rank: state.credentialRank };
+}
+
+/** The holder this request waited on released its lease with a failure: share it, do not repeat it. */
+function heldLeaseFailed(state: TenantTokenState, context: CallerContext): boolean {
+  return state.lastFailure !== undefined && context.leasesWaitedOn.has(state.lastFailure.leaseOwner);
+}
+
+export type RefresherStep = { readonly kind: 'refresh' } | { readonly kind: 'reload-credentials' } | { readonly kind: 'skip' };
+
 /**
- * Whether the warmer should refresh this token now: it is valid, belongs to the current
- * credentials, and will enter its refresh window before the warmer runs again.
+ * Whether the refresher (the warmer's schedule, or a caller's asynchronous request) refreshes now:
+ * only a servable token of the current credentials, due within `horizonMs`, with nobody holding
+ * the lease. Tokens that are no longer servable are the callers' to replace: they must wait anyway.
  */
-export function needsWarming(
-  token: CachedToken | undefined,
-  fingerprint: string,
+export function refresherStep(
+  state: TenantTokenState,
+  identity: Identity,
   now: number,
   horizonMs: number,
   settings: TokenPolicySettings,
-): boolean {
-  return (
-    isServable(assessToken(token, fingerprint, now, settings)) &&
-    token!.expireTime - settings.refreshWindowMs <= now + horizonMs
-  );
+  credentialsReloaded: boolean,
+): RefresherStep {
+  const condition = assessToken(state, identity, now, settings);
+  if (condition === 'credentials-behind') return credentialsReloaded ? { kind: 'skip' } : { kind: 'reload-credentials' };
+  if (!isServable(condition) || leaseIsLive(state, now)) return { kind: 'skip' };
+  return state.token!.expireTime - settings.refreshWindowMs <= now + horizonMs ? { kind: 'refresh' } : { kind: 'skip' };
+}
+
+export type UpstreamOperationChoice = 'refreshToken' | 'getAccessToken';
+
+/**
+ * Which upstream operation the next attempt of a lease holder uses. The refresh endpoint keeps
+ * the lineage (docs §2) but only works on a token the upstream still accepts; once it has failed
+ * in this lease, for any reason (403, 5xx, timeout, a bad body), getAccessToken takes over, so a
+ * refresh-only outage never leaves a tenant without a token.
+ */
+export function nextUpstreamOperation(
+  token: CachedToken | undefined,
+  identity: Identity,
+  now: number,
+  refreshFailedInThisLease: boolean,
+): UpstreamOperationChoice {
+  const refreshable =
+    token !== undefined &&
+    token.retiredAt === undefined &&
+    token.fingerprint === identity.fingerprint &&
+    token.credentialRank === identity.rank &&
+    token.refreshToken.length > 0 &&
+    now < token.expireTime;
+  return refreshable && !refreshFailedInThisLease ? 'refreshToken' : 'getAccessToken';
+}
+
+/** An attempt with less time than this left is not worth starting. */
+export const MIN_ATTEMPT_MS = 250;
+
+/**
+ * The last moment (on this container's clock) at which a lease holder may act: start an attempt,
+ * store, or hand a token out. Past it, another container (whose clock may run up to
+ * LEASE_GUARD_MS ahead) may already have taken the lease over.
+ */
+export function holderActsUntil(leaseExpiresAt: number, deadline: number): number {
+  return Math.min(leaseExpiresAt - LEASE_GUARD_MS, deadline);
 }
 
 /** Full-jitter exponential backoff (AWS Architecture Blog, "Exponential Backoff And Jitter"). */
@@ -113,3 +253,37 @@ export function backoffDelay(attempt: number, baseMs: number, capMs: number, ran
 export function invalidationRetryAfterSeconds(lastInvalidatedAt: number, now: number, minIntervalMs: number): number {
   return Math.max(1, Math.ceil((lastInvalidatedAt + minIntervalMs - now) / 1000));
 }
+
+export type RetireOutcome =
+  | { readonly kind: 'retired' }
+  | { readonly kind: 'stale' }
+  | { readonly kind: 'rate-limited'; readonly retryAfterSeconds: number }
+  | { readonly kind: 'try-again' };
+
+/**
+ * What a failed retire means, read from the item as it is now. A report about a token that is not
+ * the current one (or that is already retired, perhaps by this very request's write whose answer
+ * was lost) changes nothing: "stale". A current token retired moments ago is rate limited.
+ */
+export function afterFailedRetire(
+  state: TenantTokenState,
+  reportedToken: string,
+  now: number,
+  minIntervalMs: number,
+): RetireOutcome {
+  const token = state.token;
+  if (token === undefined || token.accessToken !== reportedToken || token.retiredAt !== undefined) return { kind: 'stale' };
+  if (state.lastInvalidatedAt !== undefined && state.lastInvalidatedAt > now - minIntervalMs) {
+    return { kind: 'rate-limited', retryAfterSeconds: invalidationRetryAfterSeconds(state.lastInvalidatedAt, now, minIntervalMs) };
+  }
+  return { kind: 'try-again' };
+}
+
+/** Retries of one DynamoDB or Secrets Manager call after a transient failure. */
+export const DEPENDENCY_RETRY_BASE_MS = 25;
+export const DEPENDENCY_RETRY_CAP_MS = 400;
+/** Waiters poll the table this often: short, so that they learn of a new token soon after it lands. */
+export const WAIT_BASE_MS = 25;
+export const WAIT_CAP_MS = 100;
+/** Between upstream attempts of one holder. */
+export const UPSTREAM_RETRY_BASE_MS = 200;

@@ -1,187 +1,298 @@
 /**
  * The one flow that turns "a token for tenant T, please" into a token:
  *
- *   memory (this container) → table (all containers) → lease → upstream → table → caller
+ *   table (strongly consistent read) → policy → serve | wait | lease → upstream → table → caller
  *
- * The policy (`token-policy.ts`) decides each step; this class carries it out through the ports.
- * Two rules hold everywhere: at most one invocation per tenant talks to the upstream at a time
- * (a lease in the table, and one in-flight promise per tenant inside a container), and a valid
- * token is served rather than an upstream failure.
+ * `token-policy.ts` makes every decision; this class carries them out through the ports and shows
+ * the policy each new state. Three rules hold everywhere: at most one invocation per tenant talks
+ * to the upstream at a time (a lease in the table); a caller is never handed a token that was
+ * retired or replaced before its request started (every request reads the table, no token cache
+ * in memory); and while a servable token exists, callers get it from one table read and never
+ * wait on the upstream: refreshes run elsewhere (`RefreshTrigger`).
  */
-import { randomUUID } from 'node:crypto';
 import {
+  DependencyUnavailable,
+  InvalidationRateLimited,
+  isTransientDependencyError,
   TokenRefreshInProgress,
   UpstreamRefreshRejected,
   UpstreamRejectedCredentials,
   UpstreamUnavailable,
-  InvalidationRateLimited,
 } from './errors';
 import { credentialFingerprint } from './fingerprint';
 import {
-  assessToken,
+  afterFailedRetire,
   backoffDelay,
-  canUseRefreshEndpoint,
-  invalidationRetryAfterSeconds,
-  isServable,
-  needsWarming,
-  nextStep,
+  callerStep,
+  DEPENDENCY_RETRY_BASE_MS,
+  DEPENDENCY_RETRY_CAP_MS,
+  holderActsUntil,
+  MIN_ATTEMPT_MS,
+  nextUpstreamOperation,
+  refresherStep,
   servableUntil,
+  UPSTREAM_RETRY_BASE_MS,
+  WAIT_BASE_MS,
+  WAIT_CAP_MS,
+  type CallerFailure,
+  type Identity,
   type TokenPolicySettings,
 } from './token-policy';
+import { UPSTREAM_RETRY_CAP_MS } from './lease-timing';
 import {
   systemClock,
+  systemTimers,
   type CachedToken,
   type Clock,
   type CredentialSource,
   type IssuedToken,
-  type RecordedFailure,
+  type RefreshTrigger,
   type TenantCredentials,
   type TenantTokenState,
+  type Timers,
   type TokenLease,
   type TokenStore,
   type UpstreamAuth,
   type VendedToken,
+  type WriteResult,
 } from './types';
-import { silentEvents, type UpstreamOperation, type VendorEvents } from './vendor-events';
+import { silentEvents, type VendorEvents } from './vendor-events';
 
 export interface TokenVendorSettings extends TokenPolicySettings {
-  /** How long this container trusts a token it has seen without asking the table again. */
-  readonly memoryMaxAgeMs: number;
-  /** How long a lease lasts; longer than every upstream attempt a holder may start. */
+  /** How long a lease lasts (`leaseDurationMs` in lease-timing.ts). */
   readonly leaseDurationMs: number;
   /** How long a caller waits for another invocation's upstream call before 503. */
   readonly leaseWaitMs: number;
   /** Everything one request may take; below API Gateway's 29 s integration limit. */
   readonly requestBudgetMs: number;
   readonly upstreamTimeoutMs: number;
+  /** Upstream attempts per lease, refresh and getAccessToken together (a 403 from refresh does not count). */
   readonly upstreamMaxAttempts: number;
   /** Lifetime asked of the refresh endpoint (`/expireDate`); undefined takes the upstream's 32 days. */
   readonly refreshLifetimeDays?: number;
   /** At most one accepted invalidation per tenant in this interval. */
   readonly invalidationMinIntervalMs: number;
+  /** How long a caller waits for the refresh trigger to hand its request over. */
+  readonly refreshTriggerTimeoutMs: number;
 }
 
 export interface TokenVendorDependencies {
   readonly credentials: CredentialSource;
   readonly store: TokenStore;
   readonly upstream: UpstreamAuth;
+  /** Where refreshes of refresh-due tokens run; without one, callers never trigger refreshes. */
+  readonly refresher?: RefreshTrigger;
   readonly settings: TokenVendorSettings;
   readonly clock?: Clock;
+  readonly timers?: Timers;
   readonly events?: VendorEvents;
   readonly random?: () => number;
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** Lease owner ids; unique per call. */
+  readonly newId?: () => string;
 }
 
 export type WarmOutcome = 'refreshed' | 'skipped' | 'failed';
 
+/** How one lease ended. */
 type LeaseOutcome =
+  /** The new token is in the table. */
   | { readonly kind: 'stored'; readonly token: CachedToken }
-  | { readonly kind: 'lost'; readonly state: TenantTokenState }
+  /** The table kept failing: the token was not stored, and only this request may use it. */
+  | { readonly kind: 'unstored'; readonly token: CachedToken }
+  /** Somebody else won the lease, or ours ran out: look at the table again. */
+  | { readonly kind: 'lost' }
   | { readonly kind: 'failed'; readonly error: unknown };
 
-/** Time kept free at the end of a lease so that no upstream attempt outlives it. */
-const LEASE_GUARD_MS = 500;
-/** An attempt with less time than this left is not worth starting. */
-const MIN_ATTEMPT_MS = 250;
-/** Waiters poll the table this often: short, so that they learn of a new token soon after it lands. */
-const WAIT_BASE_MS = 25;
-const WAIT_CAP_MS = 100;
-const RETRY_BASE_MS = 200;
-const RETRY_CAP_MS = 1000;
+let fallbackIds = 0;
+const defaultNewId = () =>
+  globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${(fallbackIds++).toString(36)}-${Math.random().toString(36).slice(2)}`;
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
+/**
+ * Vends one token lineage per tenant.
+ *
+ * @example
+ * const vendor = new TokenVendor({ credentials, store, upstream, refresher, settings });
+ * const { accessToken, expireTime } = await vendor.vend('acme');
+ * await vendor.invalidate('acme', accessToken); // Ekuaibao answered 403
+ */
 export class TokenVendor {
   private readonly credentials: CredentialSource;
   private readonly store: TokenStore;
   private readonly upstream: UpstreamAuth;
+  private readonly refresher: RefreshTrigger | undefined;
   private readonly settings: TokenVendorSettings;
   private readonly clock: Clock;
+  private readonly timers: Timers;
   private readonly events: VendorEvents;
   private readonly random: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly memory = new Map<string, { token: CachedToken; seenAt: number }>();
-  private readonly inFlight = new Map<string, Promise<CachedToken>>();
+  private readonly newId: () => string;
+  /** Reads in flight per tenant, numbered in the order they were sent. */
+  private readonly reads = new Map<string, { readonly seq: number; readonly promise: Promise<TenantTokenState> }>();
+  private readSeq = 0;
+  /** The lease this container holds per tenant, if any: its other requests join it. */
+  private readonly fetches = new Map<string, Promise<LeaseOutcome>>();
+  private readonly lastTriggeredAt = new Map<string, number>();
 
   constructor(dependencies: TokenVendorDependencies) {
     this.credentials = dependencies.credentials;
     this.store = dependencies.store;
     this.upstream = dependencies.upstream;
+    this.refresher = dependencies.refresher;
     this.settings = dependencies.settings;
     this.clock = dependencies.clock ?? systemClock;
+    this.timers = dependencies.timers ?? systemTimers;
     this.events = dependencies.events ?? silentEvents;
     this.random = dependencies.random ?? Math.random;
-    this.sleep = dependencies.sleep ?? defaultSleep;
+    this.newId = dependencies.newId ?? defaultNewId;
   }
 
   /** A token the caller may use until the returned `expireTime`. */
   async vend(tenantId: string): Promise<VendedToken> {
-    const credentials = await this.credentials.get(tenantId);
-    const fingerprint = credentialFingerprint(credentials);
-    const now = this.clock.now();
-    const remembered = this.memory.get(tenantId);
-    if (
-      remembered !== undefined &&
-      now - remembered.seenAt < this.settings.memoryMaxAgeMs &&
-      assessToken(remembered.token, fingerprint, now, this.settings) === 'fresh'
-    ) {
-      this.events.cacheHit('memory');
-      return this.toVended(tenantId, remembered.token);
+    const deadline = this.clock.now() + this.settings.requestBudgetMs;
+    // Only reads sent after this moment may answer this request (README, I2 and I4).
+    let notBefore = this.readSeq + 1;
+    let credentials = await this.dependency('GetSecretValue', deadline, () => this.credentials.get(tenantId));
+    let identity = identityOf(credentials);
+    let state = await this.readTable(tenantId, notBefore, deadline);
+    let credentialsReloaded = false;
+    let waitStartedAt: number | undefined;
+    let waitAttempt = 0;
+    const leasesWaitedOn = new Set<string>();
+
+    for (;;) {
+      const now = this.clock.now();
+      if (now >= deadline) throw new TokenRefreshInProgress(1);
+      const step = callerStep(state, identity, now, this.settings, {
+        credentialsReloaded,
+        lastTriggeredAt: this.lastTriggeredAt.get(tenantId),
+        leasesWaitedOn,
+        waitStartedAt,
+        leaseWaitMs: this.settings.leaseWaitMs,
+      });
+      switch (step.kind) {
+        case 'serve':
+          if (step.refreshElsewhere) await this.triggerRefresh(tenantId);
+          if (step.afterFailedRefresh) this.events.servedStale();
+          if (waitStartedAt === undefined) this.events.cacheHit();
+          else this.events.leaseWait('served', now - waitStartedAt);
+          return this.toVended(tenantId, step.token);
+
+        case 'reload-credentials':
+          credentialsReloaded = true;
+          credentials = await this.dependency('GetSecretValue', deadline, () => this.credentials.get(tenantId, { fresh: true }));
+          identity = identityOf(credentials);
+          continue;
+
+        case 'record-credentials': {
+          const result = await this.write('recordCredentialRank', deadline, () =>
+            this.store.recordCredentialRank(tenantId, identity.rank),
+          );
+          notBefore = this.readSeq + 1;
+          state = result?.ok ? result.state : await this.readTable(tenantId, notBefore, deadline);
+          continue;
+        }
+
+        case 'fetch': {
+          if (step.superseding) this.events.lineageSuperseded(step.superseding);
+          const local = this.fetches.get(tenantId);
+          const outcome = await (local ?? this.fetchUnderLease(tenantId, state, credentials, identity, step.markTokenInDoubt, deadline));
+          // Our own lease: its token is newer than this request. Another request's: read again
+          // unless the token was handed to nobody else (unstored), since it may have been
+          // retired since it landed.
+          if (outcome.kind === 'stored' && local === undefined) return this.toVended(tenantId, outcome.token);
+          if (outcome.kind === 'unstored') return this.toVended(tenantId, outcome.token);
+          if (outcome.kind === 'failed') throw outcome.error;
+          if (outcome.kind === 'lost') await this.pause(waitAttempt++, deadline);
+          notBefore = this.readSeq + 1;
+          state = await this.readTable(tenantId, notBefore, deadline);
+          continue;
+        }
+
+        case 'wait': {
+          waitStartedAt ??= now;
+          leasesWaitedOn.add(step.leaseOwner);
+          const local = this.fetches.get(tenantId);
+          if (local !== undefined) await local;
+          else await this.pause(waitAttempt++, Math.min(deadline, waitStartedAt + this.settings.leaseWaitMs));
+          notBefore = this.readSeq + 1;
+          state = await this.readTable(tenantId, notBefore, deadline);
+          continue;
+        }
+
+        case 'fail':
+          if (waitStartedAt !== undefined) {
+            this.events.leaseWait(step.failure.reason === 'wait-timed-out' ? 'timed-out' : 'failed', now - waitStartedAt);
+          }
+          throw failureAsError(step.failure);
+      }
     }
-    const token = await this.singleFlight(tenantId, () => this.resolve(tenantId, credentials, fingerprint));
-    return this.toVended(tenantId, token);
   }
 
   /**
-   * A caller reports `accessToken` rejected. Only the token currently cached is retired, so a late
+   * A caller reports `accessToken` rejected. Only the token currently stored is retired, so a late
    * report about an older token changes nothing.
    * @throws InvalidationRateLimited when the tenant's token was retired moments ago.
    */
   async invalidate(tenantId: string, accessToken: string): Promise<'retired' | 'stale'> {
-    await this.credentials.get(tenantId);
-    if (this.memory.get(tenantId)?.token.accessToken === accessToken) this.memory.delete(tenantId);
-    const now = this.clock.now();
-    const result = await this.store.retire(tenantId, accessToken, now, this.settings.invalidationMinIntervalMs);
-    if (result.outcome === 'rate-limited') {
-      throw new InvalidationRateLimited(
-        invalidationRetryAfterSeconds(result.lastInvalidatedAt, now, this.settings.invalidationMinIntervalMs),
+    const deadline = this.clock.now() + this.settings.requestBudgetMs;
+    await this.dependency('GetSecretValue', deadline, () => this.credentials.get(tenantId));
+    for (let attempt = 0; ; attempt++) {
+      const now = this.clock.now();
+      if (now >= deadline) throw new DependencyUnavailable('DynamoDB');
+      const result = await this.write('retire', deadline, () =>
+        this.store.retire(tenantId, accessToken, now, this.settings.invalidationMinIntervalMs),
       );
+      if (result?.ok) return 'retired';
+      // A lost answer, or a failure that did not say why: the item tells.
+      const state = result?.state ?? (await this.readTable(tenantId, this.readSeq + 1, deadline));
+      const outcome = afterFailedRetire(state, accessToken, this.clock.now(), this.settings.invalidationMinIntervalMs);
+      if (outcome.kind === 'stale') return 'stale';
+      if (outcome.kind === 'rate-limited') throw new InvalidationRateLimited(outcome.retryAfterSeconds);
+      await this.pause(attempt, deadline);
     }
-    return result.outcome;
   }
 
   /**
    * Refreshes the tenant's token through the lease if it will enter its refresh window within
-   * `horizonMs`, so that callers of active tenants never wait on the upstream.
+   * `horizonMs` (0: if it is in it now). Run by the warmer's schedule and by callers' refresh
+   * requests, never inside a caller's request.
    */
-  async warm(tenantId: string, horizonMs: number): Promise<WarmOutcome> {
-    const credentials = await this.credentials.get(tenantId);
-    const fingerprint = credentialFingerprint(credentials);
-    const state = await this.store.read(tenantId, true);
-    const now = this.clock.now();
-    const leaseHeld = state.lease !== undefined && state.lease.expiresAt > now;
-    if (leaseHeld || !needsWarming(state.token, fingerprint, now, horizonMs, this.settings)) return 'skipped';
-    const outcome = await this.underLease(tenantId, state, credentials, fingerprint, now + this.settings.requestBudgetMs);
-    if (outcome.kind === 'stored') {
-      this.remember(tenantId, outcome.token);
-      return 'refreshed';
+  async refresh(tenantId: string, horizonMs = 0): Promise<WarmOutcome> {
+    const deadline = this.clock.now() + this.settings.requestBudgetMs;
+    let credentials = await this.dependency('GetSecretValue', deadline, () => this.credentials.get(tenantId));
+    let reloaded = false;
+    for (;;) {
+      const identity = identityOf(credentials);
+      const state = await this.readTable(tenantId, this.readSeq + 1, deadline);
+      const step = refresherStep(state, identity, this.clock.now(), horizonMs, this.settings, reloaded);
+      if (step.kind === 'skip') return 'skipped';
+      if (step.kind === 'reload-credentials') {
+        reloaded = true;
+        credentials = await this.dependency('GetSecretValue', deadline, () => this.credentials.get(tenantId, { fresh: true }));
+        continue;
+      }
+      const outcome = await this.underLease(tenantId, state, credentials, identity, false, deadline, false);
+      if (outcome.kind === 'stored') return 'refreshed';
+      return outcome.kind === 'lost' ? 'skipped' : 'failed';
     }
-    return outcome.kind === 'lost' ? 'skipped' : 'failed';
   }
 
   /**
-   * Warms every tenant in the table whose token enters its refresh window within `horizonMs`.
+   * Refreshes every tenant in the table whose token enters its refresh window within `horizonMs`.
    * One tenant's failure (a deleted secret, an upstream error) does not stop the others.
    */
   async warmAll(horizonMs: number, concurrency = 4): Promise<Record<WarmOutcome, number>> {
-    const due = await this.store.listExpiringBefore(this.clock.now() + this.settings.refreshWindowMs + horizonMs);
+    const deadline = this.clock.now() + this.settings.requestBudgetMs;
+    const due = await this.dependency('Scan', deadline, () =>
+      this.store.listExpiringBefore(this.clock.now() + this.settings.refreshWindowMs + horizonMs),
+    );
     const counts: Record<WarmOutcome, number> = { refreshed: 0, skipped: 0, failed: 0 };
     const queue = [...due];
     const worker = async () => {
       for (let tenantId = queue.shift(); tenantId !== undefined; tenantId = queue.shift()) {
         let outcome: WarmOutcome;
         try {
-          outcome = await this.warm(tenantId, horizonMs);
+          outcome = await this.refresh(tenantId, horizonMs);
         } catch (error) {
           this.events.notice('could not warm tenant', { tenantId, error: errorName(error) });
           outcome = 'failed';
@@ -193,164 +304,172 @@ export class TokenVendor {
     return counts;
   }
 
-  private async resolve(tenantId: string, credentials: TenantCredentials, fingerprint: string): Promise<CachedToken> {
-    const deadline = this.clock.now() + this.settings.requestBudgetMs;
-    let state = await this.store.read(tenantId, false);
-    let waitStartedAt: number | undefined;
-    let waitAttempt = 0;
-    const leasesWaitedOn = new Set<string>();
-    for (;;) {
-      const now = this.clock.now();
-      if (now >= deadline) throw new TokenRefreshInProgress(1);
-      const step = nextStep(state, fingerprint, now, this.settings);
-      switch (step.kind) {
-        case 'serve':
-          if (waitStartedAt === undefined) this.events.cacheHit('table');
-          else this.events.leaseWait('served', now - waitStartedAt);
-          return this.remember(tenantId, step.token);
-
-        case 'refresh-ahead': {
-          const outcome = await this.underLease(tenantId, state, credentials, fingerprint, deadline);
-          if (outcome.kind === 'stored') return this.remember(tenantId, outcome.token);
-          if (outcome.kind === 'lost') {
-            state = outcome.state;
-            continue;
-          }
-          // The refresh failed but the old token is still good: callers never see this failure.
-          if (isServable(assessToken(step.token, fingerprint, this.clock.now(), this.settings))) {
-            this.events.servedStale();
-            return this.remember(tenantId, step.token);
-          }
-          throw outcome.error;
-        }
-
-        case 'fetch': {
-          const outcome = await this.underLease(tenantId, state, credentials, fingerprint, deadline);
-          if (outcome.kind === 'stored') return this.remember(tenantId, outcome.token);
-          if (outcome.kind === 'failed') throw outcome.error;
-          state = outcome.state;
-          continue;
-        }
-
-        case 'wait': {
-          waitStartedAt ??= now;
-          if (state.lease !== undefined) leasesWaitedOn.add(state.lease.owner);
-          const waitDeadline = Math.min(waitStartedAt + this.settings.leaseWaitMs, deadline);
-          if (now >= waitDeadline) {
-            this.events.leaseWait('timed-out', now - waitStartedAt);
-            throw new TokenRefreshInProgress(Math.max(1, Math.ceil((step.leaseExpiresAt - now) / 1000)));
-          }
-          const delay = WAIT_BASE_MS + backoffDelay(waitAttempt++, WAIT_BASE_MS, WAIT_CAP_MS, this.random);
-          await this.sleep(Math.min(delay, waitDeadline - now));
-          state = await this.store.read(tenantId, true);
-          // The holder we waited on gave up: share its failure rather than repeat its call, unless
-          // somebody else has taken over (then keep waiting) or a token has landed (then serve it).
-          if (state.lastFailure !== undefined && leasesWaitedOn.has(state.lastFailure.leaseOwner)) {
-            const stepNow = nextStep(state, fingerprint, this.clock.now(), this.settings);
-            if (stepNow.kind === 'fetch') {
-              this.events.leaseWait('failed', this.clock.now() - waitStartedAt);
-              throw failureAsError(state.lastFailure);
-            }
-          }
-          continue;
-        }
-      }
-    }
+  /** One lease per tenant per container: the container's other requests join it. */
+  private fetchUnderLease(
+    tenantId: string,
+    state: TenantTokenState,
+    credentials: TenantCredentials,
+    identity: Identity,
+    markTokenInDoubt: boolean,
+    deadline: number,
+  ): Promise<LeaseOutcome> {
+    const pending = this.underLease(tenantId, state, credentials, identity, markTokenInDoubt, deadline, true).finally(() =>
+      this.fetches.delete(tenantId),
+    );
+    this.fetches.set(tenantId, pending);
+    return pending;
   }
 
   /**
    * Takes the tenant's lease (only if the table still holds what `state` shows), asks the
-   * upstream for a token, stores it and releases the lease in the same write.
+   * upstream for a token, and stores it, releasing the lease in the same write.
+   *
+   * @param handOut whether a caller waits for this token: then, if the table keeps failing, the
+   *   token is still handed to that caller (and to nobody else) before the lease runs out.
    */
   private async underLease(
     tenantId: string,
     state: TenantTokenState,
     credentials: TenantCredentials,
-    fingerprint: string,
+    identity: Identity,
+    markTokenInDoubt: boolean,
     deadline: number,
+    handOut: boolean,
   ): Promise<LeaseOutcome> {
-    const now = this.clock.now();
-    const lease: TokenLease = { owner: randomUUID(), expiresAt: now + this.settings.leaseDurationMs };
-    const acquired = await this.store.acquireLease(tenantId, state, lease, now);
-    if (!acquired.acquired) return { kind: 'lost', state: acquired.state };
+    const acquiredAt = this.clock.now();
+    const lease: TokenLease = { owner: this.newId(), expiresAt: acquiredAt + this.settings.leaseDurationMs };
+    const actUntil = holderActsUntil(lease.expiresAt, deadline);
+    const request = {
+      lease,
+      seenVersion: state.version,
+      now: acquiredAt,
+      credentialRank: Math.max(identity.rank, state.credentialRank),
+      markTokenInDoubt,
+    };
+    const acquired = await this.write('acquireLease', actUntil, () => this.store.acquireLease(tenantId, request));
+    if (!acquired?.ok) {
+      // Lost, or the answer never came: the lease is ours only if the item says so.
+      const now = await this.readTable(tenantId, this.readSeq + 1, deadline);
+      if (now.lease?.owner !== lease.owner) return { kind: 'lost' };
+    }
 
     let issued: IssuedToken;
     try {
-      issued = await this.callUpstream(credentials, fingerprint, acquired.state.token, lease, deadline);
+      issued = await this.callUpstream(credentials, identity, state.token, actUntil);
     } catch (error) {
-      const failure: RecordedFailure = {
-        code: error instanceof UpstreamRejectedCredentials ? 'UPSTREAM_REJECTED_CREDENTIALS' : 'UPSTREAM_UNAVAILABLE',
-        at: this.clock.now(),
-        leaseOwner: lease.owner,
-      };
-      try {
-        await this.store.releaseLease(tenantId, lease.owner, failure);
-      } catch (releaseError) {
-        // The lease then simply runs out; waiters stop at their own bound.
-        this.events.notice('could not release lease', { tenantId, error: errorName(releaseError) });
-      }
+      await this.release(tenantId, lease.owner, error, actUntil);
       return { kind: 'failed', error };
     }
-
-    const stored = await this.store.storeToken(tenantId, lease.owner, {
+    const token: Omit<CachedToken, 'version'> = {
       ...issued,
       issuedAt: this.clock.now(),
-      fingerprint,
-    });
-    if (stored?.token === undefined) {
-      // Our lease ran out and somebody else took over; their token (or their wait) wins.
-      this.events.notice('lease lost before the token was stored', { tenantId });
-      return { kind: 'lost', state: await this.store.read(tenantId, true) };
-    }
-    return { kind: 'stored', token: stored.token };
+      fingerprint: identity.fingerprint,
+      credentialRank: identity.rank,
+    };
+    return this.storeIssued(tenantId, lease.owner, token, actUntil, handOut);
   }
 
   /**
-   * Refreshes the current token when the upstream still accepts it, else gets a new one; retries
-   * transient failures with jittered backoff, never past the lease or the request's deadline.
+   * Stores the holder's new token, retrying while the table fails and the lease lasts. A write
+   * whose answer was lost may have landed: the item tells.
+   */
+  private async storeIssued(
+    tenantId: string,
+    owner: string,
+    token: Omit<CachedToken, 'version'>,
+    actUntil: number,
+    handOut: boolean,
+  ): Promise<LeaseOutcome> {
+    for (let attempt = 0; this.clock.now() < actUntil; attempt++) {
+      let result: WriteResult | undefined;
+      try {
+        result = await this.store.storeToken(tenantId, owner, token);
+      } catch (error) {
+        if (!isTransientDependencyError(error)) throw error;
+        this.events.storeRetried('storeToken');
+      }
+      if (result?.ok) return { kind: 'stored', token: result.state.token! };
+      let state = result?.state;
+      if (state === undefined) {
+        try {
+          state = await this.store.read(tenantId);
+        } catch (error) {
+          if (!isTransientDependencyError(error)) throw error;
+        }
+      }
+      if (state !== undefined) {
+        if (state.token?.accessToken === token.accessToken) return { kind: 'stored', token: state.token };
+        if (state.lease?.owner !== owner) {
+          this.events.notice('lease lost before the token was stored', { tenantId });
+          return { kind: 'lost' };
+        }
+      }
+      const delay = backoffDelay(attempt, DEPENDENCY_RETRY_BASE_MS, DEPENDENCY_RETRY_CAP_MS, this.random);
+      if (this.clock.now() + delay >= actUntil) break;
+      await this.timers.sleep(delay);
+    }
+    if (!handOut) return { kind: 'lost' };
+    this.events.handedOutUnstored();
+    return { kind: 'unstored', token: { ...token, version: 0 } };
+  }
+
+  private async release(tenantId: string, owner: string, error: unknown, actUntil: number): Promise<void> {
+    const failure = {
+      code: error instanceof UpstreamRejectedCredentials ? ('UPSTREAM_REJECTED_CREDENTIALS' as const) : ('UPSTREAM_UNAVAILABLE' as const),
+      at: this.clock.now(),
+      leaseOwner: owner,
+    };
+    try {
+      // A failed condition means the lease already moved on: nothing left to release.
+      await this.write('releaseLease', actUntil, () => this.store.releaseLease(tenantId, owner, failure));
+    } catch (releaseError) {
+      // The lease then simply runs out, and the token it covered is treated as in doubt.
+      this.events.notice('could not release lease', { tenantId, error: errorName(releaseError) });
+    }
+  }
+
+  /**
+   * Refreshes the current token while the upstream still accepts it, else gets a new one; retries
+   * transient failures with jittered backoff, never past the moment the holder must stop acting.
    */
   private async callUpstream(
     credentials: TenantCredentials,
-    fingerprint: string,
+    identity: Identity,
     current: CachedToken | undefined,
-    lease: TokenLease,
-    deadline: number,
+    actUntil: number,
   ): Promise<IssuedToken> {
-    let useRefresh = canUseRefreshEndpoint(current, fingerprint, this.clock.now());
+    let refreshFailed = false;
     let lastError: unknown = new UpstreamUnavailable('no time left to call it');
     for (let attempt = 0; attempt < this.settings.upstreamMaxAttempts; ) {
-      const now = this.clock.now();
-      const remaining = Math.min(lease.expiresAt - LEASE_GUARD_MS, deadline) - now;
+      const startedAt = this.clock.now();
+      const remaining = actUntil - startedAt;
       if (remaining < MIN_ATTEMPT_MS) break;
-      const operation: UpstreamOperation = useRefresh ? 'refreshToken' : 'getAccessToken';
-      const signal = AbortSignal.timeout(Math.min(this.settings.upstreamTimeoutMs, remaining));
+      const operation = nextUpstreamOperation(current, identity, startedAt, refreshFailed);
+      if (operation === 'getAccessToken' && refreshFailed) this.events.refreshFellBack();
+      const signal = this.timers.abortAfter(Math.min(this.settings.upstreamTimeoutMs, remaining));
       let issued: IssuedToken;
       try {
-        issued = useRefresh
-          ? await this.upstream.refreshToken(
-              credentials,
-              current!,
-              { lifetimeDays: this.settings.refreshLifetimeDays },
-              signal,
-            )
-          : await this.upstream.getAccessToken(credentials, signal);
+        issued =
+          operation === 'refreshToken'
+            ? await this.upstream.refreshToken(credentials, current!, { lifetimeDays: this.settings.refreshLifetimeDays }, signal)
+            : await this.upstream.getAccessToken(credentials, signal);
       } catch (error) {
-        this.events.upstreamCall(operation, 'failed', this.clock.now() - now);
-        if (error instanceof UpstreamRefreshRejected) {
-          // Expired or revoked at the upstream: the documented way out is a new getAccessToken.
-          useRefresh = false;
-          lastError = error;
-          continue;
+        this.events.upstreamCall(operation, 'failed', this.clock.now() - startedAt);
+        if (!(error instanceof UpstreamUnavailable) && !(error instanceof UpstreamRefreshRejected) && !(error instanceof UpstreamRejectedCredentials)) {
+          throw error;
         }
-        if (!(error instanceof UpstreamUnavailable)) throw error;
+        if (error instanceof UpstreamRejectedCredentials) throw error;
         lastError = error;
+        if (operation === 'refreshToken') refreshFailed = true;
+        // A 403 from refresh is an answer, not an outage: go straight to getAccessToken.
+        if (error instanceof UpstreamRefreshRejected) continue;
         attempt++;
         if (attempt < this.settings.upstreamMaxAttempts) {
-          await this.sleep(backoffDelay(attempt, RETRY_BASE_MS, RETRY_CAP_MS, this.random));
+          await this.timers.sleep(backoffDelay(attempt, UPSTREAM_RETRY_BASE_MS, UPSTREAM_RETRY_CAP_MS, this.random));
         }
         continue;
       }
-      this.events.upstreamCall(operation, 'ok', this.clock.now() - now);
+      this.events.upstreamCall(operation, 'ok', this.clock.now() - startedAt);
       if (servableUntil(issued, this.settings) <= this.clock.now()) {
         // Asking again would get the same short lifetime; the operator must fix the margin.
         throw new UpstreamUnavailable('it issued a token that expires within the safety margin');
@@ -360,18 +479,73 @@ export class TokenVendor {
     throw lastError instanceof UpstreamRefreshRejected ? new UpstreamUnavailable('refresh was refused') : lastError;
   }
 
-  private singleFlight(tenantId: string, resolve: () => Promise<CachedToken>): Promise<CachedToken> {
-    let pending = this.inFlight.get(tenantId);
-    if (pending === undefined) {
-      pending = resolve().finally(() => this.inFlight.delete(tenantId));
-      this.inFlight.set(tenantId, pending);
+  /** Asks for a refresh elsewhere; never fails the caller, never waits long. */
+  private async triggerRefresh(tenantId: string): Promise<void> {
+    if (this.refresher === undefined) return;
+    this.lastTriggeredAt.set(tenantId, this.clock.now());
+    let timedOut = false;
+    try {
+      await Promise.race([
+        this.refresher.requestRefresh(tenantId),
+        this.timers.sleep(this.settings.refreshTriggerTimeoutMs).then(() => {
+          timedOut = true;
+        }),
+      ]);
+      this.events.refreshTriggered(timedOut ? 'failed' : 'sent');
+    } catch (error) {
+      this.events.refreshTriggered('failed');
+      this.events.notice('could not request a refresh', { tenantId, error: errorName(error) });
     }
-    return pending;
   }
 
-  private remember(tenantId: string, token: CachedToken): CachedToken {
-    this.memory.set(tenantId, { token, seenAt: this.clock.now() });
-    return token;
+  /**
+   * A strongly consistent read of the tenant's item, shared by this container's requests that
+   * started before it was sent (`notBefore`: the first read number a request accepts), and
+   * retried on transient failures.
+   */
+  private readTable(tenantId: string, notBefore: number, deadline: number): Promise<TenantTokenState> {
+    return this.dependency('GetItem', deadline, () => {
+      const pending = this.reads.get(tenantId);
+      if (pending !== undefined && pending.seq >= notBefore) return pending.promise;
+      const seq = ++this.readSeq;
+      const promise = this.store.read(tenantId).finally(() => {
+        if (this.reads.get(tenantId)?.seq === seq) this.reads.delete(tenantId);
+      });
+      this.reads.set(tenantId, { seq, promise });
+      return promise;
+    });
+  }
+
+  /** A conditional write; a transient failure comes back as `undefined` (outcome unknown: read). */
+  private async write(operation: string, deadline: number, send: () => Promise<WriteResult>): Promise<WriteResult | undefined> {
+    if (this.clock.now() >= deadline) return undefined;
+    try {
+      return await send();
+    } catch (error) {
+      if (!isTransientDependencyError(error)) throw error;
+      this.events.storeRetried(operation);
+      return undefined;
+    }
+  }
+
+  /** Retries a call that changes nothing (a read) while it fails transiently and time is left. */
+  private async dependency<T>(operation: string, deadline: number, call: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        if (!isTransientDependencyError(error)) throw error;
+        const delay = backoffDelay(attempt, DEPENDENCY_RETRY_BASE_MS, DEPENDENCY_RETRY_CAP_MS, this.random) + 1;
+        if (this.clock.now() + delay >= deadline) throw error;
+        this.events.storeRetried(operation);
+        await this.timers.sleep(delay);
+      }
+    }
+  }
+
+  private async pause(attempt: number, until: number): Promise<void> {
+    const delay = WAIT_BASE_MS + backoffDelay(attempt, WAIT_BASE_MS, WAIT_CAP_MS, this.random);
+    await this.timers.sleep(Math.max(0, Math.min(delay, until - this.clock.now())));
   }
 
   private toVended(tenantId: string, token: CachedToken): VendedToken {
@@ -384,10 +558,21 @@ export class TokenVendor {
   }
 }
 
-function failureAsError(failure: RecordedFailure): Error {
-  return failure.code === 'UPSTREAM_REJECTED_CREDENTIALS'
-    ? new UpstreamRejectedCredentials()
-    : new UpstreamUnavailable('the request that was fetching this token failed');
+function identityOf(credentials: TenantCredentials): Identity {
+  return { fingerprint: credentialFingerprint(credentials), rank: credentials.rank };
+}
+
+function failureAsError(failure: CallerFailure): Error {
+  switch (failure.reason) {
+    case 'holder-failed':
+      return failure.code === 'UPSTREAM_REJECTED_CREDENTIALS'
+        ? new UpstreamRejectedCredentials()
+        : new UpstreamUnavailable('the request that was fetching this token failed');
+    case 'wait-timed-out':
+      return new TokenRefreshInProgress(failure.retryAfterSeconds);
+    case 'credentials-behind':
+      return new DependencyUnavailable('Secrets Manager (it returned an older version of the secret than one already in use)');
+  }
 }
 
 function errorName(error: unknown): string {

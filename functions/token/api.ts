@@ -19,10 +19,11 @@ import {
 } from '../domain/errors';
 import type { TokenVendor } from '../domain/token-vendor';
 import { BASE_HEADERS, errorResponse } from './error-response';
-import { METRIC } from './observability';
+import { METRIC } from './metric-names';
 import { ROUTES } from './routes';
+import { TENANT_ID_PATTERN } from './tenant-id';
 
-export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+export { TENANT_ID_PATTERN };
 
 export interface TokenApiDependencies {
   readonly vendor: Pick<TokenVendor, 'vend' | 'invalidate'>;

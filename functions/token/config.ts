@@ -3,6 +3,7 @@
  * `process.env`. Every variable is documented in README's Configuration section.
  */
 import * as z from 'zod/mini';
+import { leaseDurationMs } from '../domain/lease-timing';
 import type { TokenVendorSettings } from '../domain/token-vendor';
 
 const seconds = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.nonnegative()), fallback);
@@ -20,11 +21,12 @@ const environmentSchema = z
     LEASE_WAIT_MS: seconds(8000),
     REQUEST_BUDGET_MS: positive(25_000),
     SECRET_MAX_AGE_SECONDS: seconds(300),
-    MEMORY_CACHE_SECONDS: seconds(5),
     /** 0 asks the refresh endpoint for its own default lifetime (32 days). */
     REFRESH_LIFETIME_DAYS: seconds(1),
     INVALIDATION_MIN_INTERVAL_SECONDS: seconds(30),
     WARM_HORIZON_SECONDS: seconds(360),
+    /** The function that refreshes tokens asynchronously (the warmer); unset: callers never trigger refreshes (local mode wires its own). */
+    REFRESHER_FUNCTION_NAME: z.optional(z.string().check(z.minLength(1))),
   })
   .check(
     z.refine((env) => env.REFRESH_WINDOW_SECONDS >= env.SAFETY_MARGIN_SECONDS, {
@@ -41,12 +43,12 @@ export interface ServiceConfig {
   readonly defaultBaseUrl: string;
   readonly secretMaxAgeSeconds: number;
   readonly warmHorizonMs: number;
+  readonly refresherFunctionName?: string;
   readonly vendor: TokenVendorSettings;
 }
 
-/** Longest pause between two upstream attempts (see the vendor's retry backoff). */
-const RETRY_BACKOFF_CAP_MS = 1000;
-const LEASE_SLACK_MS = 1000;
+/** How long a caller waits for the asynchronous refresh request to be accepted (one Lambda Invoke). */
+const REFRESH_TRIGGER_TIMEOUT_MS = 1000;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
   const parsed = environmentSchema.safeParse(env);
@@ -61,22 +63,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     defaultBaseUrl: e.DEFAULT_BASE_URL,
     secretMaxAgeSeconds: e.SECRET_MAX_AGE_SECONDS,
     warmHorizonMs: e.WARM_HORIZON_SECONDS * 1000,
+    ...(e.REFRESHER_FUNCTION_NAME !== undefined && { refresherFunctionName: e.REFRESHER_FUNCTION_NAME }),
     vendor: {
       safetyMarginMs: e.SAFETY_MARGIN_SECONDS * 1000,
       refreshWindowMs: e.REFRESH_WINDOW_SECONDS * 1000,
-      memoryMaxAgeMs: e.MEMORY_CACHE_SECONDS * 1000,
-      // A holder never starts an attempt that could outlive its lease, so this bounds how long a
-      // crashed holder blocks the others.
-      leaseDurationMs:
-        e.UPSTREAM_TIMEOUT_MS * e.UPSTREAM_MAX_ATTEMPTS +
-        RETRY_BACKOFF_CAP_MS * (e.UPSTREAM_MAX_ATTEMPTS - 1) +
-        LEASE_SLACK_MS,
+      // A holder never acts past its lease, so this bounds how long a crashed holder blocks the others.
+      leaseDurationMs: leaseDurationMs({ upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS, upstreamMaxAttempts: e.UPSTREAM_MAX_ATTEMPTS }),
       leaseWaitMs: e.LEASE_WAIT_MS,
       requestBudgetMs: e.REQUEST_BUDGET_MS,
       upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
       upstreamMaxAttempts: e.UPSTREAM_MAX_ATTEMPTS,
       refreshLifetimeDays: e.REFRESH_LIFETIME_DAYS === 0 ? undefined : e.REFRESH_LIFETIME_DAYS,
       invalidationMinIntervalMs: e.INVALIDATION_MIN_INTERVAL_SECONDS * 1000,
+      refreshTriggerTimeoutMs: REFRESH_TRIGGER_TIMEOUT_MS,
     },
   };
 }

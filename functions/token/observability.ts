@@ -1,46 +1,56 @@
 /**
  * Turns what the vendor reports into Powertools metrics and log lines. Metric names are a
- * contract with the CDK alarms and dashboard (lib/): change both together.
+ * contract with the CDK alarms and dashboard (lib/), which import them from `metric-names.ts`.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { VendorEvents } from '../domain/vendor-events';
+import { METRIC } from './metric-names';
 
-export const METRIC = {
-  cacheHitMemory: 'CacheHitMemory',
-  cacheHitTable: 'CacheHitTable',
-  upstreamCalls: 'UpstreamCalls',
-  upstreamFailures: 'UpstreamFailures',
-  upstreamLatency: 'UpstreamLatency',
-  leaseWaits: 'LeaseWaits',
-  leaseWaitTime: 'LeaseWaitTime',
-  leaseWaitTimeouts: 'LeaseWaitTimeouts',
-  servedStale: 'ServedStaleOnUpstreamFailure',
-  invalidations: 'InvalidationsReported',
-  clientErrors: 'ClientErrors',
-  serverErrors: 'ServerErrors',
-} as const;
+export { METRIC };
+
 
 export function powertoolsEvents(metrics: Metrics, logger: Logger): VendorEvents {
+  const count = (name: string) => metrics.addMetric(name, MetricUnit.Count, 1);
   return {
-    cacheHit(layer) {
-      metrics.addMetric(layer === 'memory' ? METRIC.cacheHitMemory : METRIC.cacheHitTable, MetricUnit.Count, 1);
+    cacheHit() {
+      count(METRIC.cacheHitTable);
     },
     upstreamCall(operation, outcome, latencyMs) {
-      metrics.addMetric(METRIC.upstreamCalls, MetricUnit.Count, 1);
+      count(METRIC.upstreamCalls);
       metrics.addMetric(METRIC.upstreamLatency, MetricUnit.Milliseconds, latencyMs);
-      if (outcome === 'failed') metrics.addMetric(METRIC.upstreamFailures, MetricUnit.Count, 1);
+      if (outcome === 'failed') count(METRIC.upstreamFailures);
       logger.info('upstream call', { operation, outcome, latencyMs });
     },
     leaseWait(outcome, waitedMs) {
-      metrics.addMetric(METRIC.leaseWaits, MetricUnit.Count, 1);
+      count(METRIC.leaseWaits);
       metrics.addMetric(METRIC.leaseWaitTime, MetricUnit.Milliseconds, waitedMs);
-      if (outcome === 'timed-out') metrics.addMetric(METRIC.leaseWaitTimeouts, MetricUnit.Count, 1);
+      if (outcome === 'timed-out') count(METRIC.leaseWaitTimeouts);
       logger.info('waited for another invocation’s upstream call', { outcome, waitedMs });
     },
     servedStale() {
-      metrics.addMetric(METRIC.servedStale, MetricUnit.Count, 1);
-      logger.warn('upstream failed; served the still-valid cached token');
+      count(METRIC.servedStale);
+      logger.warn('the last refresh failed; served the still-valid token');
+    },
+    refreshTriggered(outcome) {
+      count(outcome === 'sent' ? METRIC.refreshTriggered : METRIC.refreshTriggerFailures);
+      if (outcome === 'failed') logger.warn('could not start a refresh elsewhere; served the still-valid token');
+    },
+    refreshFellBack() {
+      count(METRIC.refreshFellBack);
+      logger.warn('the refresh endpoint failed; fell back to getAccessToken');
+    },
+    storeRetried(operation) {
+      count(METRIC.storeRetries);
+      logger.info('retried a dependency call after a transient failure', { operation });
+    },
+    lineageSuperseded(reason) {
+      count(METRIC.lineageSuperseded);
+      logger.info('replacing the stored token', { reason });
+    },
+    handedOutUnstored() {
+      count(METRIC.handedOutUnstored);
+      logger.warn('the token table kept failing; answered with a token that is not stored');
     },
     notice(message, detail) {
       logger.warn(message, detail);

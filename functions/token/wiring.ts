@@ -1,17 +1,20 @@
 /**
  * Builds the vendor from configuration with the AWS adapters. The Lambda handlers use it as is;
- * the local server swaps the credential source and points DynamoDB at a local endpoint.
+ * the local server swaps the credential source, points DynamoDB at a local endpoint, and runs
+ * refreshes in the background of its own process.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { EkuaibaoClient } from '../adapters/ekuaibao-client';
+import { BackgroundRefreshTrigger, LambdaRefreshTrigger } from '../adapters/refresh-trigger';
 import { SecretsManagerCredentials } from '../adapters/tenant-credentials';
 import { DynamoTokenTable } from '../adapters/token-table';
 import { TokenVendor } from '../domain/token-vendor';
-import type { Clock, CredentialSource, UpstreamAuth } from '../domain/types';
+import type { Clock, CredentialSource, RefreshTrigger, UpstreamAuth } from '../domain/types';
 import type { ServiceConfig } from './config';
 import { powertoolsEvents } from './observability';
 
@@ -25,12 +28,44 @@ export interface VendorWiring {
   readonly dynamoDb?: DynamoDBClientConfig;
   readonly upstream?: UpstreamAuth;
   readonly clock?: Clock;
+  /**
+   * Where refreshes run. Default: the refresher function named in the config (AWS); without one,
+   * a background task in this process (local mode, tests).
+   */
+  readonly refresher?: RefreshTrigger | 'background';
+}
+
+export interface WiredVendor {
+  readonly vendor: TokenVendor;
+  /** Present when refreshes run in this process: resolves when they have all ended. */
+  readonly refreshesIdle?: () => Promise<void>;
 }
 
 export function createVendor(wiring: VendorWiring): TokenVendor {
+  return wireVendor(wiring).vendor;
+}
+
+export function wireVendor(wiring: VendorWiring): WiredVendor {
   const { config, tracer } = wiring;
   const traced = <T>(client: T): T => (tracer ? tracer.captureAWSv3Client(client) : client);
-  return new TokenVendor({
+  const events = powertoolsEvents(wiring.metrics, wiring.logger);
+  let background: BackgroundRefreshTrigger | undefined;
+  let refresher: RefreshTrigger;
+  if (wiring.refresher !== undefined && wiring.refresher !== 'background') {
+    refresher = wiring.refresher;
+  } else if (wiring.refresher === undefined && config.refresherFunctionName !== undefined) {
+    refresher = new LambdaRefreshTrigger({
+      functionName: config.refresherFunctionName,
+      client: traced(new LambdaClient({})),
+    });
+  } else {
+    background = new BackgroundRefreshTrigger(
+      (tenantId) => vendor.refresh(tenantId),
+      (error) => events.notice('background refresh failed', { error: error instanceof Error ? error.name : typeof error }),
+    );
+    refresher = background;
+  }
+  const vendor: TokenVendor = new TokenVendor({
     credentials:
       wiring.credentials ??
       new SecretsManagerCredentials({
@@ -39,14 +74,17 @@ export function createVendor(wiring: VendorWiring): TokenVendor {
         defaultBaseUrl: config.defaultBaseUrl,
         allowLoopbackHttp: false,
         client: traced(new SecretsManagerClient({})),
+        ...(wiring.clock && { clock: wiring.clock }),
       }),
     store: new DynamoTokenTable({
       tableName: config.tableName,
       client: traced(new DynamoDBClient(wiring.dynamoDb ?? {})),
     }),
     upstream: wiring.upstream ?? new EkuaibaoClient(),
+    refresher,
     settings: config.vendor,
-    events: powertoolsEvents(wiring.metrics, wiring.logger),
+    events,
     ...(wiring.clock && { clock: wiring.clock }),
   });
+  return { vendor, ...(background && { refreshesIdle: () => background.idle() }) };
 }

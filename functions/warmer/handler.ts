@@ -1,7 +1,9 @@
 /**
- * Scheduled by EventBridge: refreshes, through the same lease as the API, every tenant whose token
- * enters its refresh window before the next run, so that callers of active tenants do not wait on
- * the upstream.
+ * The refresher. Two kinds of events reach it:
+ * - its EventBridge schedule: refresh, through the same lease as the API, every tenant whose token
+ *   enters its refresh window before the next run;
+ * - `{"tenantId": "..."}`, sent asynchronously by the token function when a caller was served a
+ *   token in its refresh window: refresh that tenant now, so that no caller waits on the upstream.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -10,23 +12,44 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
+import type { RefreshRequestEvent } from '../adapters/refresh-trigger';
 import { loadConfig } from '../token/config';
+import { METRIC } from '../token/metric-names';
+import { TENANT_ID_PATTERN } from '../token/tenant-id';
 import { createVendor } from '../token/wiring';
 
 const logger = new Logger();
 const metrics = new Metrics();
 const tracer = new Tracer();
 const config = loadConfig();
-const vendor = createVendor({ config, logger, metrics, tracer });
+// The refresher never asks itself for refreshes: it is where they run.
+const vendor = createVendor({ config, logger, metrics, tracer, refresher: { requestRefresh: async () => {} } });
+
+function isRefreshRequest(event: unknown): event is RefreshRequestEvent {
+  return typeof event === 'object' && event !== null && typeof (event as { tenantId?: unknown }).tenantId === 'string';
+}
 
 export const handler = middy()
   .use(captureLambdaHandler(tracer, { captureResponse: false }))
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
   .use(logMetrics(metrics))
-  .handler(async () => {
+  .handler(async (event: unknown) => {
+    if (isRefreshRequest(event)) {
+      if (!TENANT_ID_PATTERN.test(event.tenantId)) {
+        logger.warn('ignored a refresh request with an invalid tenant id');
+        return { refreshed: 0, skipped: 0, failed: 1 };
+      }
+      logger.appendKeys({ tenantId: event.tenantId });
+      const outcome = await vendor.refresh(event.tenantId);
+      const counts = { refreshed: 0, skipped: 0, failed: 0, [outcome]: 1 };
+      metrics.addMetric(METRIC.warmerRefreshed, MetricUnit.Count, counts.refreshed);
+      metrics.addMetric(METRIC.warmerFailures, MetricUnit.Count, counts.failed);
+      logger.info('refresh request finished', { outcome });
+      return counts;
+    }
     const counts = await vendor.warmAll(config.warmHorizonMs);
-    metrics.addMetric('WarmerRefreshed', MetricUnit.Count, counts.refreshed);
-    metrics.addMetric('WarmerFailures', MetricUnit.Count, counts.failed);
+    metrics.addMetric(METRIC.warmerRefreshed, MetricUnit.Count, counts.refreshed);
+    metrics.addMetric(METRIC.warmerFailures, MetricUnit.Count, counts.failed);
     logger.info('warm run finished', { ...counts });
     return counts;
   });

@@ -1,8 +1,10 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { leaseDurationMs } from '../../functions/domain/lease-timing';
 import { InvalidTokenVendingSetting } from '../../lib/errors';
 import {
   API_GATEWAY_INTEGRATION_TIMEOUT,
+  REQUEST_OVERHEAD_MS,
   requestBudgetMs,
   TOKEN_VENDING_BUNDLING,
   tokenFunctionTimeout,
@@ -17,6 +19,9 @@ beforeAll(() => {
 });
 
 const FUNCTIONS = ['TokenVending/TokenFunction/Function/Resource', 'TokenVending/WarmerFunction/Function/Resource'];
+
+const environmentOf = (synth: Synthesized, path: string) =>
+  (resourceAt(synth.json, path).resource.Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
 
 describe.each(FUNCTIONS)('%s', (path) => {
   test('runs the newest Node runtime on arm64 with an ESM handler', () => {
@@ -54,15 +59,16 @@ describe.each(FUNCTIONS)('%s', (path) => {
       LEASE_WAIT_MS: '8000',
       SECRET_MAX_AGE_SECONDS: '300',
       REFRESH_LIFETIME_DAYS: '1',
-      MEMORY_CACHE_SECONDS: '5',
       INVALIDATION_MIN_INTERVAL_SECONDS: '30',
       POWERTOOLS_SERVICE_NAME: 'ekuaibao-token-vending',
       POWERTOOLS_METRICS_NAMESPACE: 'EkuaibaoTokenVending',
       POWERTOOLS_LOG_LEVEL: 'INFO',
       POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
-      REQUEST_BUDGET_MS: '21000',
+      REQUEST_BUDGET_MS: '25500',
       WARM_HORIZON_SECONDS: '360',
       NODE_OPTIONS: '--enable-source-maps',
+      // The token function hands refreshes to the warmer; the warmer is where they run.
+      ...(path === FUNCTIONS[0] ? { REFRESHER_FUNCTION_NAME: { Ref: resourceAt(standard.json, FUNCTIONS[1]!).logicalId } } : {}),
     });
   });
 
@@ -79,17 +85,29 @@ describe('timeouts', () => {
   test('the token function outlives its request budget and ends before API Gateway gives up', () => {
     const { resource } = resourceAt(standard.json, FUNCTIONS[0]!);
     const timeoutSeconds = resource.Properties!.Timeout as number;
-    const budget = Number((resource.Properties!.Environment as { Variables: Record<string, string> }).Variables.REQUEST_BUDGET_MS);
-    // lease wait 8 s + 2 attempts x 5 s + 1 s backoff + 2 s overhead = 21 s; +2 s to answer.
-    expect(budget).toBe(21_000);
-    expect(timeoutSeconds).toBe(23);
+    const budget = Number(environmentOf(standard, FUNCTIONS[0]!).REQUEST_BUDGET_MS);
+    // lease wait 8 s + lease 15.5 s (2 attempts x 5 s, 1 s backoff, 3 s store phase, 1 s guard,
+    // 0.5 s slack) + 2 s overhead = 25.5 s; +2 s to answer = 27.5 s, rounded up to 28 s.
+    expect(budget).toBe(25_500);
+    expect(timeoutSeconds).toBe(28);
     expect(timeoutSeconds * 1000).toBeGreaterThan(budget);
     expect(timeoutSeconds).toBeLessThan(API_GATEWAY_INTEGRATION_TIMEOUT.toSeconds());
   });
 
+  test.each([
+    { leaseWaitMs: 8000, upstreamTimeoutMs: 5000, upstreamMaxAttempts: 2 },
+    { leaseWaitMs: 0, upstreamTimeoutMs: 5000, upstreamMaxAttempts: 3 },
+    { leaseWaitMs: 2000, upstreamTimeoutMs: 100, upstreamMaxAttempts: 1 },
+  ])('the budget is the lease wait plus the lease the function computes, plus overhead: %o', (settings) => {
+    expect(requestBudgetMs(settings)).toBe(settings.leaseWaitMs + leaseDurationMs(settings) + REQUEST_OVERHEAD_MS);
+  });
+
   test('grows with the upstream timeout and attempts', () => {
-    expect(tokenFunctionTimeout({ leaseWaitMs: 8000, upstreamTimeoutMs: 6000, upstreamMaxAttempts: 2 }).toSeconds()).toBe(25);
-    expect(requestBudgetMs({ leaseWaitMs: 0, upstreamTimeoutMs: 5000, upstreamMaxAttempts: 3 })).toBe(0 + 15_000 + 2_000 + 2_000);
+    expect(tokenFunctionTimeout({ leaseWaitMs: 6000, upstreamTimeoutMs: 6000, upstreamMaxAttempts: 2 }).toSeconds()).toBe(28);
+    expect(tokenFunctionTimeout({ leaseWaitMs: 4000, upstreamTimeoutMs: 5000, upstreamMaxAttempts: 2 }).toSeconds()).toBe(24);
+    expect(requestBudgetMs({ leaseWaitMs: 0, upstreamTimeoutMs: 5000, upstreamMaxAttempts: 3 })).toBe(
+      0 + (15_000 + 2_000 + 3_000 + 1_000 + 500) + 2_000,
+    );
   });
 
   test('refuses settings whose worst request cannot finish under API Gateway’s 29 s', () => {
@@ -99,9 +117,59 @@ describe('timeouts', () => {
     expect(() => synthesize({ upstreamMaxAttempts: '4' })).toThrow(/integration timeout/);
   });
 
+  test('the default lease wait is the largest that fits, and the refusal says so, term by term', () => {
+    expect(synthesize({ leaseWaitMs: '8500' }).json).toBeDefined();
+    const refusal = () => synthesize({ leaseWaitMs: '8501' });
+    expect(refusal).toThrow(InvalidTokenVendingSetting);
+    expect(refusal).toThrow(
+      'Invalid setting "leaseWaitMs/upstreamTimeoutMs/upstreamMaxAttempts": a request may take 28001 ms: lease wait 8501 + lease 15500 ' +
+        '(2 x 5000 upstream timeout + 1 x 1000 backoff + 4500 store phase, guard and slack) + 2000 overhead + 2000 to answer, ' +
+        "which does not fit under API Gateway's 29 s integration timeout; with these upstream settings leaseWaitMs may be at most 8500",
+    );
+  });
+
+  test('when the upstream settings alone do not fit, the refusal says which to lower', () => {
+    expect(() => tokenFunctionTimeout({ leaseWaitMs: 0, upstreamTimeoutMs: 10_000, upstreamMaxAttempts: 3 })).toThrow(
+      /the upstream settings alone do not fit: lower upstreamTimeoutMs or upstreamMaxAttempts$/,
+    );
+  });
+
   test('the warmer may use its whole interval', () => {
     const { resource } = resourceAt(standard.json, FUNCTIONS[1]!);
     expect(resource.Properties!.Timeout).toBe(300);
+  });
+});
+
+describe('refreshes handed to the warmer', () => {
+  test('the token function knows the warmer by name; the warmer is not told of itself', () => {
+    const warmer = resourceAt(standard.json, FUNCTIONS[1]!).logicalId;
+    expect(environmentOf(standard, FUNCTIONS[0]!).REFRESHER_FUNCTION_NAME).toEqual({ Ref: warmer });
+    expect(environmentOf(standard, FUNCTIONS[1]!)).not.toHaveProperty('REFRESHER_FUNCTION_NAME');
+  });
+
+  test('the warmer drops asynchronous events after a minute and never retries them', () => {
+    const warmer = resourceAt(standard.json, FUNCTIONS[1]!).logicalId;
+    standard.template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 1);
+    standard.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: warmer },
+      Qualifier: '$LATEST',
+      MaximumEventAgeInSeconds: 60,
+      MaximumRetryAttempts: 0,
+    });
+  });
+
+  test('the schedule keeps its own delivery retries, separate from the warmer’s asynchronous settings', () => {
+    const warmer = resourceAt(standard.json, FUNCTIONS[1]!).logicalId;
+    const rule = resourceAt(standard.json, 'TokenVending/WarmerSchedule/Resource').resource;
+    expect(rule.Properties!.Targets).toEqual([
+      expect.objectContaining({ Arn: { 'Fn::GetAtt': [warmer, 'Arn'] }, RetryPolicy: { MaximumEventAgeInSeconds: 300, MaximumRetryAttempts: 2 } }),
+    ]);
+    // EventBridge may still invoke the warmer: the async settings are no resource policy of their own.
+    standard.template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [warmer, 'Arn'] },
+      Principal: 'events.amazonaws.com',
+    });
   });
 });
 

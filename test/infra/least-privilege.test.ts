@@ -1,4 +1,7 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { KEY_ACTIONS_DELEGATED_TO_IAM } from '../../lib/key-policy';
+import { REPO_ROOT } from '../../lib/paths';
 import { TOKEN_TABLE_ACTIONS } from '../../lib/token-store';
 import { HARDENED_CONTEXT, SECRET_KEY_ARN } from './support/contexts';
 import { synthesize, type Synthesized } from './support/synth';
@@ -68,6 +71,50 @@ test('DynamoDB access is exactly the actions used, on the token table only', () 
   expect(dynamo).toHaveLength(1);
   expect(actionsOf(dynamo[0]!).sort()).toEqual([...TOKEN_TABLE_ACTIONS].sort());
   expect(resourcesOf(dynamo[0]!)).toEqual([`\${${table}.Arn}`]);
+});
+
+/** The IAM action each AWS SDK Lambda command needs (Service Authorization Reference, AWS Lambda). */
+const LAMBDA_COMMAND_ACTIONS: Record<string, string> = {
+  InvokeCommand: 'lambda:InvokeFunction',
+  InvokeWithResponseStreamCommand: 'lambda:InvokeFunction',
+};
+
+/** The `@aws-sdk/client-lambda` commands that the function code (functions/) imports. */
+function lambdaCommandsTheFunctionsSend(): string[] {
+  const dir = path.join(REPO_ROOT, 'functions');
+  const sources = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  const commands = sources.flatMap((file) =>
+    // Value imports only: a type-only import sends nothing.
+    [...readFileSync(path.join(dir, file), 'utf8').matchAll(/import\s*\{([^}]*)\}\s*from\s*['"]@aws-sdk\/client-lambda['"]/g)].flatMap((m) =>
+      m[1]!
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => !name.startsWith('type '))
+        .map((name) => name.split(/\s+as\s+/)[0]!)
+        .filter((name) => name.endsWith('Command')),
+    ),
+  );
+  return [...new Set(commands)].sort();
+}
+
+test('the token function may invoke the warmer by its exact ARN, with the actions its code sends, and nothing else may', () => {
+  const sent = lambdaCommandsTheFunctionsSend();
+  expect(sent).not.toEqual([]);
+  const needed = [...new Set(sent.map((command) => LAMBDA_COMMAND_ACTIONS[command] ?? `(no IAM action known for ${command})`))].sort();
+  for (const synth of [standard, hardened]) {
+    const lambda = identityStatements(synth.json).filter((s) => actionsOf(s).some((a) => a.startsWith('lambda:')));
+    expect(lambda).toHaveLength(1);
+    const [statement] = lambda;
+    expect(actionsOf(statement!).sort()).toEqual(needed);
+    const warmer = resourceAt(synth.json, 'TokenVending/WarmerFunction/Function/Resource').logicalId;
+    // The unqualified ARN only: no `:*` for versions and aliases, no other function.
+    expect(resourcesOf(statement!)).toEqual([`\${${warmer}.Arn}`]);
+    expect(statement!.statement.Effect).toBe('Allow');
+    const tokenRole = resourceAt(synth.json, 'TokenVending/TokenFunction/Role/Resource').logicalId;
+    const policy = synth.json.Resources[statement!.logicalId]!;
+    expect(policy.Type).toBe('AWS::IAM::Policy');
+    expect(policy.Properties!.Roles).toEqual([{ Ref: tokenRole }]);
+  }
 });
 
 test('the table key is usable only through DynamoDB', () => {

@@ -1,5 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { SERVICE_METRICS } from '../../lib/token-monitoring';
+import { METRIC } from '../../functions/token/metric-names';
 import { HARDENED_CONTEXT } from './support/contexts';
 import { synthesize, type Synthesized } from './support/synth';
 import { render, resourceAt } from './support/template';
@@ -52,16 +52,21 @@ test('alarms on API 5XX and on p99 latency above the upstream timeout', () => {
   expect(dimensions).toEqual(['ApiName', 'Stage']);
 });
 
-test('alarms on upstream failures and lease-wait timeouts from the service metrics', () => {
-  for (const [id, metricName] of [
-    ['UpstreamFailuresAlarm', 'UpstreamFailures'],
-    ['LeaseWaitTimeoutsAlarm', 'LeaseWaitTimeouts'],
+test('alarms on upstream failures, lease-wait timeouts and failed refresh hand-offs from the service metrics', () => {
+  for (const [id, metricName, threshold] of [
+    ['UpstreamFailuresAlarm', 'UpstreamFailures', 3],
+    ['LeaseWaitTimeoutsAlarm', 'LeaseWaitTimeouts', 1],
+    ['RefreshTriggerFailuresAlarm', 'RefreshTriggerFailures', 5],
   ] as const) {
     expect(alarm(standard, id)).toMatchObject({
       Namespace: 'EkuaibaoTokenVending',
       MetricName: metricName,
       Dimensions: SERVICE_DIMENSION,
       Statistic: 'Sum',
+      Period: 300,
+      Threshold: threshold,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
       TreatMissingData: 'notBreaching',
     });
   }
@@ -69,7 +74,7 @@ test('alarms on upstream failures and lease-wait timeouts from the service metri
 
 test('every alarm ignores missing data, so quiet periods are OK', () => {
   const alarms = Object.values(standard.template.findResources('AWS::CloudWatch::Alarm'));
-  expect(alarms).toHaveLength(7);
+  expect(alarms).toHaveLength(8);
   for (const a of alarms) expect(a.Properties.TreatMissingData).toBe('notBreaching');
 });
 
@@ -98,10 +103,13 @@ test('alarmEmail creates an encrypted, TLS-only topic that every alarm notifies,
   expect(render(withEmail.json.Outputs!.AlarmTopicArn!.Value)).toBe(`\${${topic.logicalId}}`);
 });
 
-test('the dashboard shows every service metric and every alarm', () => {
+test('the dashboard shows every metric the functions emit, and every alarm', () => {
   const dashboard = Object.values(standard.template.findResources('AWS::CloudWatch::Dashboard'))[0]!;
   const body = render(dashboard.Properties.DashboardBody);
-  for (const metric of SERVICE_METRICS) expect(body).toContain(`"${metric}"`);
+  const missing = Object.values(METRIC).filter((metric) => !body.includes(`"${metric}"`));
+  expect(missing).toEqual([]);
+  // The per-container memory cache is gone, and so is its metric.
+  expect(body).not.toContain('CacheHitMemory');
   expect(body).toContain('"EkuaibaoTokenVending"');
   for (const id of Object.keys(standard.template.findResources('AWS::CloudWatch::Alarm'))) expect(body).toContain(`\${${id}.Arn}`);
 });

@@ -13,21 +13,28 @@ describe('loadConfig', () => {
     expect(config.vendor).toEqual({
       safetyMarginMs: 300_000,
       refreshWindowMs: 900_000,
-      memoryMaxAgeMs: 5_000,
-      leaseDurationMs: 12_000,
+      leaseDurationMs: 15_500,
       leaseWaitMs: 8_000,
       requestBudgetMs: 25_000,
       upstreamTimeoutMs: 5_000,
       upstreamMaxAttempts: 2,
       refreshLifetimeDays: 1,
       invalidationMinIntervalMs: 30_000,
+      refreshTriggerTimeoutMs: 1_000,
     });
+    expect(config).not.toHaveProperty('refresherFunctionName');
+  });
+
+  test('REFRESHER_FUNCTION_NAME names the function refreshes are sent to', () => {
+    expect(loadConfig({ TABLE_NAME: 't', REFRESHER_FUNCTION_NAME: 'ekuaibao-token-warmer' }).refresherFunctionName).toBe(
+      'ekuaibao-token-warmer',
+    );
   });
 
   test('the lease outlasts every upstream attempt a holder may start', () => {
     const { vendor } = loadConfig({ TABLE_NAME: 't', UPSTREAM_TIMEOUT_MS: '2000', UPSTREAM_MAX_ATTEMPTS: '3' });
-    // 3 attempts × 2 s + 2 backoffs × 1 s + 1 s slack.
-    expect(vendor.leaseDurationMs).toBe(9_000);
+    // 3 attempts × 2 s + 2 backoffs × 1 s + 3 s store phase + 1 s guard + 0.5 s slack.
+    expect(vendor.leaseDurationMs).toBe(12_500);
   });
 
   test('REFRESH_LIFETIME_DAYS=0 asks for the upstream default', () => {

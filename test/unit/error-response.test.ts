@@ -22,6 +22,7 @@ describe('errorResponse', () => {
     [new errors.TokenRefreshInProgress(3), 503],
     [new errors.InvalidationRateLimited(20), 429],
     [new errors.DependencyThrottled('DynamoDB'), 503],
+    [new errors.DependencyUnavailable('DynamoDB'), 503],
   ])('%p maps to %i', (error, status) => {
     expect(errorResponse(error, 'r').statusCode).toBe(status);
     expect(STATUS_BY_CODE[error.code]).toBe(status);
@@ -30,6 +31,11 @@ describe('errorResponse', () => {
   test('retryable errors carry Retry-After; 405 carries Allow', () => {
     expect(errorResponse(new errors.UpstreamUnavailable('x', 7), 'r').headers).toMatchObject({ 'Retry-After': '7' });
     expect(errorResponse(new errors.TokenRefreshInProgress(2), 'r').headers).toMatchObject({ 'Retry-After': '2' });
+    expect(errorResponse(new errors.DependencyUnavailable('DynamoDB'), 'r')).toMatchObject({
+      statusCode: 503,
+      headers: { 'Retry-After': '1' },
+    });
+    expect(JSON.parse(errorResponse(new errors.DependencyUnavailable('DynamoDB'), 'r').body).error.code).toBe('DEPENDENCY_UNAVAILABLE');
     expect(errorResponse(new errors.MethodNotAllowed(['GET', 'POST']), 'r').headers).toMatchObject({ Allow: 'GET, POST' });
     expect(errorResponse(new errors.TenantNotFound('t'), 'r').headers).not.toHaveProperty('Retry-After');
   });

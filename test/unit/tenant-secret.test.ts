@@ -4,12 +4,17 @@ import { TenantMisconfigured } from '../../functions/domain/errors';
 const parsing = { defaultBaseUrl: 'https://app.ekuaibao.com', allowLoopbackHttp: false };
 
 describe('parseTenantSecret', () => {
-  test('reads appKey and appSecurity and defaults the base URL', () => {
+  test('reads appKey and appSecurity and defaults the base URL; without a version rank, the rank is 0', () => {
     expect(parseTenantSecret('t', '{"appKey":"k","appSecurity":"s"}', parsing)).toEqual({
       appKey: 'k',
       appSecurity: 's',
       baseUrl: 'https://app.ekuaibao.com',
+      rank: 0,
     });
+  });
+
+  test('carries the secret version’s rank it is given', () => {
+    expect(parseTenantSecret('t', '{"appKey":"k","appSecurity":"s"}', parsing, 1_700_000_000_000).rank).toBe(1_700_000_000_000);
   });
 
   test('keeps a tenant’s own environment and drops its trailing slash', () => {
