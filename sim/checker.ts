@@ -71,6 +71,11 @@ export function checkInvariants(history: SimHistory): Violation[] {
       else if (r.endedAt - r.startedAt > I5_BOUND_MS) fail('I5', `${label} took ${r.endedAt - r.startedAt} ms`);
     }
     if (r.errorCode?.startsWith('UNEXPECTED')) fail('I5', `${label} failed unexpectedly: ${r.errorCode}`);
+    // I5: a token the upstream delivered to this request's own call reaches its caller, stored or not.
+    if (!r.crashed && r.kind === 'vend' && r.errorCode !== undefined) {
+      const delivered = [...history.upstream.issued.values()].some((t) => t.origin === r.id && t.deliveredAt !== undefined);
+      if (delivered) fail('I5', `${label} obtained a token from the upstream but answered ${r.errorCode}`);
+    }
     if (r.kind !== 'vend' || r.answer === undefined) continue;
     const x = history.upstream.issued.get(r.answer.accessToken);
     if (x === undefined) {

@@ -5,8 +5,9 @@
  *
  * Every write mirrors one conditional `UpdateItem` of the real adapter: the condition is checked
  * against the item as it is, and the answer is the item after the write (`ALL_NEW`) or the item
- * that failed the condition (`ALL_OLD`; none when there was no item, as DynamoDB sends nothing). `test/integration/token-store-conformance.test.ts` runs
- * random operation sequences against this store, DynamoDB Local and dynalite and compares them.
+ * that failed the condition (`ALL_OLD`; none when there was no item, as DynamoDB sends nothing).
+ * `test/integration/token-store-conformance.test.ts` runs random operation sequences against this
+ * store, DynamoDB Local and dynalite and compares them.
  */
 import { DependencyThrottled, DependencyUnavailable } from '../functions/domain/errors';
 import type {

@@ -102,6 +102,12 @@ export class SimUpstream {
     };
   }
 
+  /** Whether the upstream still accepted the token at `at` (for checks after the run). */
+  isAliveAt(accessToken: string, at: number): boolean {
+    const record = this.issued.get(accessToken);
+    return record !== undefined && (record.killedAt === undefined || record.killedAt > at) && at < record.expireTime;
+  }
+
   isAlive(accessToken: string): boolean {
     const record = this.issued.get(accessToken);
     return record !== undefined && record.alive && this.loop.now < record.expireTime;

@@ -75,6 +75,8 @@ export interface SimHistory {
   statesBetween(tenantId: string, from: number, to: number): Array<{ readonly at: number; readonly state: TenantTokenState }>;
   /** Per tenant, the rank of the secret version current at each moment: [from, rank]. */
   readonly secretVersions: Map<string, Array<{ readonly from: number; readonly rank: number }>>;
+  /** Store calls sent, per operation: a lost race must not turn into a storm of writes. */
+  readonly storeCalls: Map<string, number>;
   /** The loop stopped before everything settled (a runaway run). */
   readonly runaway: boolean;
   readonly trace: string[];
@@ -111,6 +113,7 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
   };
 
   const blips: Array<readonly [number, number]> = [];
+  const storeCalls = new Map<string, number>();
   // The fault injector decides per call; the write-outage windows fail every write before it applies.
   const faultDraw = (operation: StoreOperation): StoreFault | undefined => {
     const now = loop.now;
@@ -142,6 +145,7 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
     const via = <A extends unknown[], R>(operation: StoreOperation, call: (...args: A) => Promise<R>) =>
       (...args: A): Promise<R> =>
         new Promise<R>((resolve, reject) => {
+          storeCalls.set(operation, (storeCalls.get(operation) ?? 0) + 1);
           const request = context.getStore();
           loop.schedule(leg(), () => {
             const before = snapshotAll();
@@ -408,5 +412,5 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
   }
 
   const idle = await loop.run(SIM_START + HORIZON_MS + 120_000, MAX_STEPS);
-  return { plan, requests, changes, upstream, store, stateAt, statesBetween, secretVersions, runaway: !idle, trace };
+  return { plan, requests, changes, upstream, store, stateAt, statesBetween, secretVersions, storeCalls, runaway: !idle, trace };
 }

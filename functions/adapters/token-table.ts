@@ -137,8 +137,8 @@ export class DynamoTokenTable implements TokenStore {
         ':seenVersion': request.seenVersion,
         ':zero': 0,
         ':rank': request.credentialRank,
-        // The item must outlive the lease; a token it holds keeps its own, later TTL.
-        ':ttl': epochSeconds(request.lease.expiresAt + TTL_SLACK_MS),
+        // One TTL per item: it must outlive both the lease and the token the item still holds.
+        ':ttl': epochSeconds(request.keepItemUntil + TTL_SLACK_MS),
       },
     });
   }

@@ -345,6 +345,7 @@ export class TokenVendor {
       now: acquiredAt,
       credentialRank: Math.max(identity.rank, state.credentialRank),
       markTokenInDoubt,
+      keepItemUntil: Math.max(lease.expiresAt, state.token?.expireTime ?? 0),
     };
     const acquired = await this.write('acquireLease', actUntil, () => this.store.acquireLease(tenantId, request));
     if (!acquired?.ok) {

@@ -155,6 +155,8 @@ export interface LeaseRequest {
   readonly credentialRank: number;
   /** Marks the current token as in doubt (its last holder vanished mid-replacement). */
   readonly markTokenInDoubt: boolean;
+  /** The item must not expire (DynamoDB TTL) before this: the later of the lease's end and the seen token's expiry. */
+  readonly keepItemUntil: number;
 }
 
 /**
