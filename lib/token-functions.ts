@@ -15,15 +15,20 @@ import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 // The function computes its lease from the same module: the budget below can never drift from it.
-import { leaseDurationMs, UPSTREAM_RETRY_CAP_MS } from '../functions/domain/lease-timing';
+import {
+  leaseDurationMs,
+  REQUEST_OVERHEAD_MS,
+  requestBudgetMs as functionRequestBudgetMs,
+  UPSTREAM_RETRY_CAP_MS,
+} from '../functions/domain/lease-timing';
 import { InvalidTokenVendingSetting } from './errors';
 import { LOCK_FILE, REPO_ROOT } from './paths';
 
 /** API Gateway closes a REST integration after 29 seconds unless a quota increase says otherwise. */
 export const API_GATEWAY_INTEGRATION_TIMEOUT = Duration.seconds(29);
 
-/** Work around the waits: the secret read and the DynamoDB round trips. */
-export const REQUEST_OVERHEAD_MS = 2_000;
+/** Work around the waits (the secret read, the DynamoDB round trips): the function's own constant. */
+export { REQUEST_OVERHEAD_MS } from '../functions/domain/lease-timing';
 
 /** After the vendor's deadline: writing the error response, flushing metrics and traces. */
 export const RESPONSE_MARGIN_MS = 2_000;
@@ -73,7 +78,7 @@ export interface RequestBudget {
  * ```
  */
 export function requestBudgetMs(budget: RequestBudget): number {
-  return budget.leaseWaitMs + leaseDurationMs(budget) + REQUEST_OVERHEAD_MS;
+  return functionRequestBudgetMs(budget);
 }
 
 /**

@@ -34,3 +34,16 @@ export function leaseDurationMs(input: LeaseTimingInput): number {
     LEASE_SLACK_MS
   );
 }
+
+/** Around the waits: the secret read and the DynamoDB round trips. */
+export const REQUEST_OVERHEAD_MS = 2_000;
+
+/**
+ * `REQUEST_BUDGET_MS`: the deadline one request gets. The worst request waits for another
+ * caller's lease, takes it over, and spends the whole lease:
+ *
+ *   |-- lease wait --|------------------ lease ------------------|-overhead-| = budget
+ */
+export function requestBudgetMs(input: LeaseTimingInput & { readonly leaseWaitMs: number }): number {
+  return input.leaseWaitMs + leaseDurationMs(input) + REQUEST_OVERHEAD_MS;
+}

@@ -3,7 +3,7 @@
  * `process.env`. Every variable is documented in README's Configuration section.
  */
 import * as z from 'zod/mini';
-import { leaseDurationMs } from '../domain/lease-timing';
+import { leaseDurationMs, requestBudgetMs } from '../domain/lease-timing';
 import type { TokenVendorSettings } from '../domain/token-vendor';
 
 const seconds = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.nonnegative()), fallback);
@@ -19,7 +19,8 @@ const environmentSchema = z
     UPSTREAM_TIMEOUT_MS: positive(5000),
     UPSTREAM_MAX_ATTEMPTS: positive(2),
     LEASE_WAIT_MS: seconds(8000),
-    REQUEST_BUDGET_MS: positive(25_000),
+    /** Unset: derived as in the stack (lease wait + lease + 2 s of overhead). */
+    REQUEST_BUDGET_MS: z.optional(z.coerce.number().check(z.int(), z.positive())),
     SECRET_MAX_AGE_SECONDS: seconds(300),
     /** 0 asks the refresh endpoint for its own default lifetime (32 days). */
     REFRESH_LIFETIME_DAYS: seconds(1),
@@ -57,6 +58,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
+  const lease = leaseDurationMs({ upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS, upstreamMaxAttempts: e.UPSTREAM_MAX_ATTEMPTS });
   return {
     tableName: e.TABLE_NAME,
     secretPrefix: e.TENANT_SECRET_PREFIX,
@@ -68,9 +70,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       safetyMarginMs: e.SAFETY_MARGIN_SECONDS * 1000,
       refreshWindowMs: e.REFRESH_WINDOW_SECONDS * 1000,
       // A holder never acts past its lease, so this bounds how long a crashed holder blocks the others.
-      leaseDurationMs: leaseDurationMs({ upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS, upstreamMaxAttempts: e.UPSTREAM_MAX_ATTEMPTS }),
+      leaseDurationMs: lease,
       leaseWaitMs: e.LEASE_WAIT_MS,
-      requestBudgetMs: e.REQUEST_BUDGET_MS,
+      requestBudgetMs:
+        e.REQUEST_BUDGET_MS ??
+        requestBudgetMs({ leaseWaitMs: e.LEASE_WAIT_MS, upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS, upstreamMaxAttempts: e.UPSTREAM_MAX_ATTEMPTS }),
       upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
       upstreamMaxAttempts: e.UPSTREAM_MAX_ATTEMPTS,
       refreshLifetimeDays: e.REFRESH_LIFETIME_DAYS === 0 ? undefined : e.REFRESH_LIFETIME_DAYS,

@@ -1,12 +1,18 @@
 /**
  * The handler end to end against DynamoDB Local and the upstream simulator over HTTP.
  */
-import { InternalServiceError, SecretsManagerServiceException } from '@aws-sdk/client-secrets-manager';
+import {
+  GetSecretValueCommand,
+  InternalServiceError,
+  InvalidRequestException,
+  SecretsManagerServiceException,
+} from '@aws-sdk/client-secrets-manager';
 import { startSimulator, type Simulator } from '../../local/simulator/simulator';
 import {
   captureOutput,
   createHarness,
   ManualClock,
+  SECRET_CREATED_DATE,
   uniqueTableName,
   type SecretValue,
 } from '../support/harness';
@@ -19,6 +25,7 @@ const HOUR = 60 * MINUTE;
 let simulator: Simulator;
 let clock: ManualClock;
 let secrets: Map<string, SecretValue>;
+let createdDates: Map<string, Date>;
 
 beforeEach(async () => {
   clock = new ManualClock();
@@ -26,6 +33,7 @@ beforeEach(async () => {
   secrets = new Map<string, SecretValue>([
     ['acme', { appKey: CREDENTIAL.appKey, appSecurity: CREDENTIAL.appSecurity, baseUrl: simulator.baseUrl }],
   ]);
+  createdDates = new Map();
 });
 
 afterEach(async () => {
@@ -36,9 +44,10 @@ async function container(tableName = uniqueTableName('vend'), env: Record<string
   const harness = await createHarness({
     tableName,
     secrets,
+    createdDates,
     clock,
     verbose,
-    // No refresh-ahead here: these tests are about the plain read-through cache.
+    // No refresh window (it equals the safety margin): these tests are about the table as a read-through cache.
     env: { UPSTREAM_TIMEOUT_MS: '1000', REFRESH_WINDOW_SECONDS: '300', ...env },
   });
   return { ...harness, tableName };
@@ -115,6 +124,68 @@ describe('GET /tenants/{tenantId}/token', () => {
     expect((await a.invoke('GET', '/tenants/acme/token')).json.corporationId).toBe(ROTATED.corporationId);
   });
 
+  test('a token invalidated through one container is never served again by another, with no wait', async () => {
+    const a = await container();
+    const b = await container(a.tableName);
+    const first = await a.invoke('GET', '/tenants/acme/token');
+    expect((await b.invoke('GET', '/tenants/acme/token')).json.accessToken).toBe(first.json.accessToken);
+    const report = await b.invoke('POST', '/tenants/acme/token/invalidate', JSON.stringify({ accessToken: first.json.accessToken }));
+    expect(report.statusCode).toBe(204);
+    // No clock movement: a container that served the token a moment ago reads the table again.
+    const next = await a.invoke('GET', '/tenants/acme/token');
+    expect(next.statusCode).toBe(200);
+    expect(next.json.accessToken).not.toBe(first.json.accessToken);
+    expect((await b.invoke('GET', '/tenants/acme/token')).json.accessToken).toBe(next.json.accessToken);
+    expect(simulator.counters().getAccessToken).toBe(2);
+  });
+
+  test('a container whose cached secret is older than the one another container used re-reads it and serves that token', async () => {
+    const ROTATED_AT = new Date(SECRET_CREATED_DATE.getTime() + 24 * HOUR);
+    // `a` caches the secret for an hour: it would not see a rotation on its own for that long.
+    const a = await container(undefined, { SECRET_MAX_AGE_SECONDS: '3600' });
+    const before = await a.invoke('GET', '/tenants/acme/token');
+    expect(before.json.corporationId).toBe(CREDENTIAL.corporationId);
+    expect(a.secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+
+    secrets.set('acme', { appKey: ROTATED.appKey, appSecurity: ROTATED.appSecurity, baseUrl: simulator.baseUrl });
+    createdDates.set('acme', ROTATED_AT);
+    const b = await container(a.tableName, { SECRET_MAX_AGE_SECONDS: '3600' });
+    const after = await b.invoke('GET', '/tenants/acme/token');
+    expect(after.json.corporationId).toBe(ROTATED.corporationId);
+    expect(after.json.accessToken).not.toBe(before.json.accessToken);
+
+    // `a` sees the newer rank in the table, re-reads its secret skipping the cache, and serves b's token.
+    const fromA = await a.invoke('GET', '/tenants/acme/token');
+    expect(fromA.json.accessToken).toBe(after.json.accessToken);
+    expect(a.secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    expect(simulator.counters().getAccessToken).toBe(2);
+    // From then on its cache holds the new version.
+    await a.invoke('GET', '/tenants/acme/token');
+    expect(a.secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  });
+
+  test('a container that keeps reading an older version than one already in use never fetches with it', async () => {
+    const ROTATED_AT = new Date(SECRET_CREATED_DATE.getTime() + 24 * HOUR);
+    const a = await container();
+    secrets.set('acme', { appKey: ROTATED.appKey, appSecurity: ROTATED.appSecurity, baseUrl: simulator.baseUrl });
+    createdDates.set('acme', ROTATED_AT);
+    const rotated = await a.invoke('GET', '/tenants/acme/token');
+    expect(rotated.json.corporationId).toBe(ROTATED.corporationId);
+
+    // A lagging replica answers the previous version to another container, even on a forced read.
+    secrets.set('acme', { appKey: CREDENTIAL.appKey, appSecurity: CREDENTIAL.appSecurity, baseUrl: simulator.baseUrl });
+    createdDates.delete('acme');
+    const lagging = await container(a.tableName);
+    // While the newer version's token is servable, it gets that token.
+    expect((await lagging.invoke('GET', '/tenants/acme/token')).json.accessToken).toBe(rotated.json.accessToken);
+    // Once it is not, it refuses rather than replacing it with a token of the older credentials.
+    clock.advance(2 * HOUR);
+    const refused = await lagging.invoke('GET', '/tenants/acme/token');
+    expect([refused.statusCode, refused.json.error.code]).toEqual([503, 'DEPENDENCY_UNAVAILABLE']);
+    expect(refused.headers['Retry-After']).toBe('1');
+    expect(simulator.counters().getAccessToken).toBe(1);
+  });
+
   test('a trailing slash on baseUrl is tolerated', async () => {
     secrets.set('acme', { appKey: CREDENTIAL.appKey, appSecurity: CREDENTIAL.appSecurity, baseUrl: `${simulator.baseUrl}/` });
     const { invoke } = await container();
@@ -165,11 +236,31 @@ describe('errors', () => {
   });
 
   test('INTERNAL_ERROR for an unexpected Secrets Manager failure, without its message', async () => {
-    secrets.set('acme', new InternalServiceError({ message: 'boom at arn:aws:secretsmanager:fake', $metadata: {} }));
-    const { invoke } = await container();
+    secrets.set('acme', new InvalidRequestException({ message: 'boom at arn:aws:secretsmanager:fake', $metadata: {} }));
+    const { invoke, secretsMock } = await container();
     const response = await invoke('GET', '/tenants/acme/token');
     await expectError(response, 500, 'INTERNAL_ERROR');
     expect(response.body).not.toContain('boom');
+    // Not a transient failure: not retried.
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  });
+
+  test('DEPENDENCY_UNAVAILABLE with Retry-After when Secrets Manager keeps failing, after retries within the budget', async () => {
+    secrets.set('acme', new InternalServiceError({ message: 'boom at arn:aws:secretsmanager:fake', $metadata: {} }));
+    // The retries stop at the request budget, measured on the vendor's clock: a real one here.
+    const { invoke, secretsMock } = await createHarness({
+      tableName: uniqueTableName('vend'),
+      secrets,
+      env: { REQUEST_BUDGET_MS: '1000' },
+    });
+    const started = Date.now();
+    const response = await invoke('GET', '/tenants/acme/token');
+    await expectError(response, 503, 'DEPENDENCY_UNAVAILABLE');
+    expect(response.headers['Retry-After']).toBe('1');
+    expect(response.body).not.toContain('boom');
+    expect(secretsMock.commandCalls(GetSecretValueCommand).length).toBeGreaterThan(1);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(simulator.counters().getAccessToken).toBe(0);
   });
 
   test('UPSTREAM_REJECTED_CREDENTIALS when the upstream answers 403', async () => {

@@ -12,11 +12,16 @@ import { SecretsManagerCredentials } from '../../functions/adapters/tenant-crede
 import type { Clock, UpstreamAuth } from '../../functions/domain/types';
 import { createTokenApi } from '../../functions/token/api';
 import { loadConfig } from '../../functions/token/config';
-import { createVendor } from '../../functions/token/wiring';
+import { wireVendor } from '../../functions/token/wiring';
 import { localLambdaContext, toApiGatewayEvent } from '../../local/api-gateway-event';
 import { ensureTokenTable, localDynamoDbConfig } from '../../local/token-table-setup';
 
 export const SECRET_PREFIX = 'ekuaibao/tenants/';
+/**
+ * The `CreatedDate` every secret version has unless a test gives it another: fixed, so that tokens
+ * carry a non-zero credential rank (`TenantCredentials.rank`) and ranks are compared for real.
+ */
+export const SECRET_CREATED_DATE = new Date(Date.UTC(2026, 0, 1));
 
 /** A tenant's secret: an object is stored as JSON, a string as is, an Error is thrown by the SDK. */
 export type SecretValue = Record<string, unknown> | string | Error;
@@ -24,6 +29,8 @@ export type SecretValue = Record<string, unknown> | string | Error;
 export interface HarnessOptions {
   readonly tableName: string;
   readonly secrets: Map<string, SecretValue>;
+  /** Per tenant: the `CreatedDate` of the secret's current version; default SECRET_CREATED_DATE. */
+  readonly createdDates?: Map<string, Date>;
   readonly env?: Record<string, string>;
   readonly clock?: Clock;
   readonly upstream?: UpstreamAuth;
@@ -62,12 +69,18 @@ export async function createHarness(options: HarnessOptions) {
       throw new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} });
     }
     if (value instanceof Error) throw value;
-    return { Name: input.SecretId, SecretString: typeof value === 'string' ? value : JSON.stringify(value) };
+    return {
+      Name: input.SecretId,
+      SecretString: typeof value === 'string' ? value : JSON.stringify(value),
+      CreatedDate: options.createdDates?.get(tenantId) ?? SECRET_CREATED_DATE,
+    };
   });
 
   const logger = new Logger({ serviceName: 'ekuaibao-token-vending', logLevel: options.verbose ? 'DEBUG' : 'SILENT' });
   const metrics = quietUnless(options.verbose ?? false, () => new Metrics({ namespace: 'EkuaibaoTokenVending', serviceName: 'ekuaibao-token-vending' }));
-  const vendor = createVendor({
+  // Without REFRESHER_FUNCTION_NAME, refreshes of refresh-due tokens run in the background of
+  // this "container"; `refreshesIdle` waits for them.
+  const wired = wireVendor({
     config,
     logger,
     metrics,
@@ -77,11 +90,15 @@ export async function createHarness(options: HarnessOptions) {
       defaultBaseUrl: config.defaultBaseUrl,
       allowLoopbackHttp: true,
       client: secretsClient,
+      ...(options.clock && { clock: options.clock }),
     }),
     dynamoDb: localDynamoDbConfig(endpoint),
     ...(options.upstream && { upstream: options.upstream }),
     ...(options.clock && { clock: options.clock }),
   });
+  const { vendor } = wired;
+  const refreshesIdle = wired.refreshesIdle;
+  if (refreshesIdle === undefined) throw new Error('the harness expects refreshes to run in the background of this process');
   const handler = createTokenApi({ vendor, logger, metrics });
 
   async function invoke(method: string, path: string, body = ''): Promise<Invocation> {
@@ -95,7 +112,7 @@ export async function createHarness(options: HarnessOptions) {
     };
   }
 
-  return { vendor, invoke, config, secretsMock };
+  return { vendor, invoke, config, secretsMock, refreshesIdle };
 }
 
 /** Everything written to stdout/stderr while `run` runs: Powertools logs and EMF metrics go there. */
