@@ -157,6 +157,7 @@ export class TokenVendor {
     let credentialsReloaded = false;
     let waitStartedAt: number | undefined;
     let waitAttempt = 0;
+    let supersedingReported = false;
     const leasesWaitedOn = new Set<string>();
 
     for (;;) {
@@ -193,7 +194,10 @@ export class TokenVendor {
         }
 
         case 'fetch': {
-          if (step.superseding) this.events.lineageSuperseded(step.superseding);
+          if (step.superseding && !supersedingReported) {
+            supersedingReported = true;
+            this.events.lineageSuperseded(step.superseding);
+          }
           const local = this.fetches.get(tenantId);
           const outcome = await (local ?? this.fetchUnderLease(tenantId, state, credentials, identity, step.markTokenInDoubt, deadline));
           // Our own lease: its token is newer than this request. Another request's: read again
@@ -409,7 +413,8 @@ export class TokenVendor {
       if (this.clock.now() + delay >= actUntil) break;
       await this.timers.sleep(delay);
     }
-    if (!handOut) return { kind: 'lost' };
+    // Nobody waits for it: the token is dropped, and the lease runs out, leaving the old token in doubt.
+    if (!handOut) return { kind: 'failed', error: new DependencyUnavailable('DynamoDB') };
     this.events.handedOutUnstored();
     return { kind: 'unstored', token: { ...token, version: 0 } };
   }

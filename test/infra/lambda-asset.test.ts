@@ -1,9 +1,15 @@
 /**
  * The token function's asset, exactly as CDK uploads it, runs on its own: copied alone into an
  * empty folder outside the repository (no node_modules anywhere above it) and started the way
- * Lambda starts it, with Node 24, its environment from the template and an API Gateway event.
+ * Lambda starts it, with Node 24, its environment from the template and an API Gateway event;
+ * and the refresh path between the two assets against loopback stand-ins for the AWS APIs.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamoTokenTable } from '../../functions/adapters/token-table';
+import { credentialFingerprint } from '../../functions/domain/fingerprint';
+import { ensureTokenTable, localDynamoDbConfig } from '../../local/token-table-setup';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -70,6 +76,121 @@ test('answers GET /tenants/bad%20id/token with 400 INVALID_TENANT_ID, without to
   expect(body.error.code).toBe('INVALID_TENANT_ID');
 });
 
+describe('the refresh path, asset to asset', () => {
+  // Loopback stand-ins for the AWS APIs the assets call, reached through the SDK's standard
+  // per-service endpoint variables; DynamoDB is DynamoDB Local.
+  let stubs: Server;
+  let stubUrl: string;
+  const invocations: Array<{ path: string; type: string | undefined; body: string }> = [];
+  const tableName = `asset-refresh-${Date.now()}`;
+  const tenantSecret = JSON.stringify({ appKey: 'fake-app-key-asset', appSecurity: 'fake-app-security-asset', baseUrl: 'https://127.0.0.1:1' });
+
+  beforeAll(async () => {
+    stubs = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        if (req.headers['x-amz-target'] === 'secretsmanager.GetSecretValue') {
+          res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+          res.end(JSON.stringify({ Name: 'ekuaibao/tenants/acme', SecretString: tenantSecret, CreatedDate: 1_700_000_000, VersionStages: ['AWSCURRENT'] }));
+          return;
+        }
+        if (req.url?.startsWith('/2015-03-31/functions/')) {
+          invocations.push({ path: req.url, type: req.headers['x-amz-invocation-type'] as string | undefined, body });
+          res.writeHead(202, { 'content-type': 'application/json' });
+          res.end();
+          return;
+        }
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ __type: 'UnknownOperationException' }));
+      });
+    });
+    await new Promise<void>((resolve) => stubs.listen(0, '127.0.0.1', resolve));
+    stubUrl = `http://127.0.0.1:${(stubs.address() as AddressInfo).port}`;
+
+    // A refresh-due token for tenant acme: 10 minutes left, inside the 15-minute window.
+    const endpoint = process.env.DYNAMODB_LOCAL_ENDPOINT!;
+    await ensureTokenTable(endpoint, tableName);
+    const table = new DynamoTokenTable({ tableName, clientConfig: localDynamoDbConfig(endpoint) });
+    const now = Date.now();
+    const lease = { owner: 'seed', expiresAt: now + 10_000 };
+    await table.acquireLease('acme', { lease, seenVersion: 0, now, credentialRank: 1_700_000_000_000, markTokenInDoubt: false, keepItemUntil: lease.expiresAt });
+    await table.storeToken('acme', 'seed', {
+      accessToken: 'fake-asset-access-token',
+      refreshToken: 'fake-asset-refresh-token',
+      expireTime: now + 10 * 60_000,
+      corporationId: 'FAKEcorpASSET',
+      issuedAt: now,
+      fingerprint: credentialFingerprint({ appKey: 'fake-app-key-asset', appSecurity: '', baseUrl: 'https://127.0.0.1:1', rank: 0 }),
+      credentialRank: 1_700_000_000_000,
+    });
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => stubs.close(() => resolve()));
+  });
+
+  const localAws = () => ({
+    TABLE_NAME: tableName,
+    // DynamoDB Local keeps one database per access key and region: use the tests' own.
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: process.env.DYNAMODB_LOCAL_ENDPOINT!,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: stubUrl,
+    AWS_ENDPOINT_URL_LAMBDA: stubUrl,
+  });
+
+  test('the token asset serves a refresh-due token at once and hands the refresh to the warmer asynchronously', async () => {
+    const run = await invokeAsync(tokenFunction, apiGatewayEvent('GET', '/tenants/{tenantId}/token', { tenantId: 'acme' }), localAws());
+    const response = run.result as { statusCode: number; body: string };
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body).accessToken).toBe('fake-asset-access-token');
+    expect(invocations).toHaveLength(1);
+    // The function the stack named, invoked asynchronously, with the tenant and nothing else.
+    expect(invocations[0]!.path).toBe(`/2015-03-31/functions/${encodeURIComponent(tokenFunction.env.REFRESHER_FUNCTION_NAME!)}/invocations`);
+    expect(invocations[0]!.type).toBe('Event');
+    expect(JSON.parse(invocations[0]!.body)).toEqual({ tenantId: 'acme' });
+    // The function's own output (logs, EMF metrics) never holds the token; the harness's result line does.
+    const ownOutput = run.stdout.split('\n').filter((line) => !line.startsWith(RESULT_MARK)).join('\n') + run.stderr;
+    expect(ownOutput).toContain('RefreshTriggered');
+    expect(ownOutput).not.toContain('fake-asset-access-token');
+  });
+
+  test('the warmer asset handles the refresh request event for that tenant', async () => {
+    // It takes the lease and calls the tenant's upstream (a closed loopback port here, so the
+    // refresh fails), and reports the outcome; the token stays servable for callers.
+    const run = await invokeAsync(warmerFunction, { tenantId: 'acme' }, localAws());
+    expect(run.status).toBe(0);
+    expect(run.result).toEqual({ refreshed: 0, skipped: 0, failed: 1 });
+    expect(run.stdout).toContain('refresh request finished');
+    expect(run.stdout).toContain('"operation":"refreshToken"');
+    expect(run.stdout + run.stderr).not.toMatch(/fake-asset-(access|refresh)-token/);
+    const after = await invokeAsync(tokenFunction, apiGatewayEvent('GET', '/tenants/{tenantId}/token', { tenantId: 'acme' }), localAws());
+    expect(JSON.parse((after.result as { body: string }).body).accessToken).toBe('fake-asset-access-token');
+  });
+});
+
+/** Like `invoke`, without blocking this process, so that loopback stubs here can answer. */
+async function invokeAsync(fn: FunctionUnderTest, event: unknown, extraEnv: Record<string, string>): Promise<Invocation> {
+  const script = invokeScript(fn);
+  const cwd = path.join(path.dirname(fn.taskRoot), 'cwd');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd,
+    env: { ...fn.env, ...extraEnv, TEST_EVENT: JSON.stringify(event) },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const marked = stdout.split('\n').find((line) => line.startsWith(RESULT_MARK));
+  if (status !== 0 || !marked) console.error(`exit ${status}\nstdout:\n${clip(stdout)}\nstderr:\n${clip(stderr)}`);
+  return { status, stdout, stderr, result: marked ? JSON.parse(marked.slice(RESULT_MARK.length)) : undefined };
+}
+
 /** Copies one function's asset folder, and only it, into an empty folder under the OS temp dir. */
 function isolate(json: TemplateJson, assemblyDir: string, pathSuffix: string, name: string): FunctionUnderTest {
   const entry = Object.values(json.Resources).find(
@@ -120,9 +241,9 @@ function isolate(json: TemplateJson, assemblyDir: string, pathSuffix: string, na
   return { taskRoot, handlerFile, handlerExport, env };
 }
 
-/** Imports the handler in a fresh Node 24 process; with an event, invokes it once. */
-function invoke(fn: FunctionUnderTest, event: unknown): Invocation {
-  const script = `
+/** The script a fresh Node 24 process runs: import the handler; with TEST_EVENT, invoke it once. */
+function invokeScript(fn: FunctionUnderTest): string {
+  return `
     import { pathToFileURL } from 'node:url';
     import * as path from 'node:path';
     const mod = await import(pathToFileURL(path.join(process.env.LAMBDA_TASK_ROOT, ${JSON.stringify(fn.handlerFile)})).href);
@@ -146,6 +267,11 @@ function invoke(fn: FunctionUnderTest, event: unknown): Invocation {
     process.stdout.write('\\n${RESULT_MARK}' + JSON.stringify(result) + '\\n');
     process.exit(0);
   `;
+}
+
+/** Imports the handler in a fresh Node 24 process; with an event, invokes it once. */
+function invoke(fn: FunctionUnderTest, event: unknown): Invocation {
+  const script = invokeScript(fn);
   const cwd = path.join(path.dirname(fn.taskRoot), 'cwd');
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
     cwd,

@@ -135,9 +135,16 @@ export async function captureOutput<T>(run: () => Promise<T>): Promise<{ result:
   }
 }
 
+/**
+ * Where manual clocks start: far ahead of the real date, on purpose. The adapter writes each item's
+ * `ttl` from the vendor's clock, and DynamoDB Local deletes items whose `ttl` is behind the *real*
+ * time within a second or so; a manual clock behind real time would see its items vanish mid-test.
+ */
+export const MANUAL_CLOCK_START = Date.UTC(2100, 0, 1, 8, 0, 0);
+
 /** A clock tests move by hand; shared by the vendor and the simulator so both agree on expiry. */
 export class ManualClock implements Clock {
-  constructor(private current = Date.UTC(2026, 10, 25, 8, 0, 0)) {}
+  constructor(private current = MANUAL_CLOCK_START) {}
   now(): number {
     return this.current;
   }

@@ -178,11 +178,11 @@ describe('Secrets Manager credentials', () => {
 });
 
 describe('DynamoDB token table', () => {
-  let documents: ReturnType<typeof mockClient<DynamoDBDocumentClient>>;
-  beforeEach(() => {
-    documents = mockClient(DynamoDBDocumentClient);
-  });
+  const documents = mockClient(DynamoDBDocumentClient);
   afterEach(() => {
+    documents.reset();
+  });
+  afterAll(() => {
     documents.restore();
   });
   const table = () => new DynamoTokenTable({ tableName: 'tokens', client: new DynamoDBClient({ region: 'us-east-1' }) });

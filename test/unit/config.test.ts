@@ -15,7 +15,8 @@ describe('loadConfig', () => {
       refreshWindowMs: 900_000,
       leaseDurationMs: 15_500,
       leaseWaitMs: 8_000,
-      requestBudgetMs: 25_000,
+      // lease wait + lease + 2 s overhead: a request that waits, then takes the lease over, still fits.
+      requestBudgetMs: 25_500,
       upstreamTimeoutMs: 5_000,
       upstreamMaxAttempts: 2,
       refreshLifetimeDays: 1,
@@ -35,6 +36,13 @@ describe('loadConfig', () => {
     const { vendor } = loadConfig({ TABLE_NAME: 't', UPSTREAM_TIMEOUT_MS: '2000', UPSTREAM_MAX_ATTEMPTS: '3' });
     // 3 attempts × 2 s + 2 backoffs × 1 s + 3 s store phase + 1 s guard + 0.5 s slack.
     expect(vendor.leaseDurationMs).toBe(12_500);
+  });
+
+  test('the request budget follows the lease unless REQUEST_BUDGET_MS sets it', () => {
+    expect(loadConfig({ TABLE_NAME: 't', UPSTREAM_TIMEOUT_MS: '2000', UPSTREAM_MAX_ATTEMPTS: '3', LEASE_WAIT_MS: '1000' }).vendor.requestBudgetMs).toBe(
+      1_000 + 12_500 + 2_000,
+    );
+    expect(loadConfig({ TABLE_NAME: 't', REQUEST_BUDGET_MS: '9000' }).vendor.requestBudgetMs).toBe(9_000);
   });
 
   test('REFRESH_LIFETIME_DAYS=0 asks for the upstream default', () => {
