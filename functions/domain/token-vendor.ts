@@ -199,14 +199,23 @@ export class TokenVendor {
             this.events.lineageSuperseded(step.superseding);
           }
           const local = this.fetches.get(tenantId);
-          const outcome = await (local ?? this.fetchUnderLease(tenantId, state, credentials, identity, step.markTokenInDoubt, deadline));
-          // Our own lease: its token is newer than this request. Another request's: read again
-          // unless the token was handed to nobody else (unstored), since it may have been
-          // retired since it landed.
-          if (outcome.kind === 'stored' && local === undefined) return this.toVended(tenantId, outcome.token);
-          if (outcome.kind === 'unstored') return this.toVended(tenantId, outcome.token);
-          if (outcome.kind === 'failed') throw outcome.error;
-          if (outcome.kind === 'lost') await this.pause(waitAttempt++, deadline);
+          if (local !== undefined) {
+            // This container already holds the lease: wait for it like any other waiter.
+            waitStartedAt ??= now;
+            const outcome = await this.waitFor(local, waitStartedAt, deadline);
+            if (outcome === undefined) {
+              this.events.leaseWait('timed-out', this.clock.now() - waitStartedAt);
+              throw new TokenRefreshInProgress(1);
+            }
+            if (outcome.kind === 'unstored') return this.toVended(tenantId, outcome.token);
+            if (outcome.kind === 'failed') throw outcome.error;
+          } else {
+            const outcome = await this.fetchUnderLease(tenantId, state, credentials, identity, step.markTokenInDoubt, deadline);
+            if (outcome.kind === 'stored' || outcome.kind === 'unstored') return this.toVended(tenantId, outcome.token);
+            if (outcome.kind === 'failed') throw outcome.error;
+            await this.pause(waitAttempt++, deadline);
+          }
+          // A token another request stored may have been retired since: read it again.
           notBefore = this.readSeq + 1;
           state = await this.readTable(tenantId, notBefore, deadline);
           continue;
@@ -216,7 +225,7 @@ export class TokenVendor {
           waitStartedAt ??= now;
           leasesWaitedOn.add(step.leaseOwner);
           const local = this.fetches.get(tenantId);
-          if (local !== undefined) await local;
+          if (local !== undefined) await this.waitFor(local, waitStartedAt, deadline);
           else await this.pause(waitAttempt++, Math.min(deadline, waitStartedAt + this.settings.leaseWaitMs));
           notBefore = this.readSeq + 1;
           state = await this.readTable(tenantId, notBefore, deadline);
@@ -547,6 +556,14 @@ export class TokenVendor {
         await this.timers.sleep(delay);
       }
     }
+  }
+
+  /** Waits for this container's own lease holder, but no longer than the wait bound. */
+  private async waitFor(local: Promise<LeaseOutcome>, waitStartedAt: number, deadline: number): Promise<LeaseOutcome | undefined> {
+    const until = Math.min(deadline, waitStartedAt + this.settings.leaseWaitMs);
+    const remaining = until - this.clock.now();
+    if (remaining <= 0) return undefined;
+    return Promise.race([local, this.timers.sleep(remaining).then(() => undefined)]);
   }
 
   private async pause(attempt: number, until: number): Promise<void> {
