@@ -279,6 +279,19 @@ export function afterFailedRetire(
   return { kind: 'try-again' };
 }
 
+export type StoreOutcome = 'stored' | 'retry' | 'lost';
+
+/**
+ * What a holder's failed or unanswered store means, read from the item: the token landed (a
+ * write whose answer was lost), the lease is still ours (retry the write), or somebody else took
+ * over (our token is not the lineage's any more). No item at all is a question: retry.
+ */
+export function afterFailedStore(state: TenantTokenState | undefined, owner: string, accessToken: string): StoreOutcome {
+  if (state === undefined) return 'retry';
+  if (state.token?.accessToken === accessToken) return 'stored';
+  return state.lease?.owner === owner ? 'retry' : 'lost';
+}
+
 /** Retries of one DynamoDB or Secrets Manager call after a transient failure. */
 export const DEPENDENCY_RETRY_BASE_MS = 25;
 export const DEPENDENCY_RETRY_CAP_MS = 400;

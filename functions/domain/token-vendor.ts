@@ -22,6 +22,7 @@ import {
 import { credentialFingerprint } from './fingerprint';
 import {
   afterFailedRetire,
+  afterFailedStore,
   backoffDelay,
   callerStep,
   DEPENDENCY_RETRY_BASE_MS,
@@ -411,12 +412,11 @@ export class TokenVendor {
           if (!isTransientDependencyError(error)) throw error;
         }
       }
-      if (state !== undefined) {
-        if (state.token?.accessToken === token.accessToken) return { kind: 'stored', token: state.token };
-        if (state.lease?.owner !== owner) {
-          this.events.notice('lease lost before the token was stored', { tenantId });
-          return { kind: 'lost' };
-        }
+      const outcome = afterFailedStore(state, owner, token.accessToken);
+      if (outcome === 'stored') return { kind: 'stored', token: state!.token! };
+      if (outcome === 'lost') {
+        this.events.notice('lease lost before the token was stored', { tenantId });
+        return { kind: 'lost' };
       }
       const delay = backoffDelay(attempt, DEPENDENCY_RETRY_BASE_MS, DEPENDENCY_RETRY_CAP_MS, this.random);
       if (this.clock.now() + delay >= actUntil) break;
