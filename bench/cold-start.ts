@@ -12,14 +12,14 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { EkuaibaoClient } from '../functions/adapters/ekuaibao-client';
-import { StaticCredentials } from '../functions/adapters/tenant-credentials';
-import type { UpstreamAuth } from '../functions/domain/types';
+import { parseTenantSecret } from '../functions/adapters/tenant-credentials';
+import type { CredentialSource, UpstreamAuth } from '../functions/domain/types';
 import { toApiGatewayEvent } from '../local/api-gateway-event';
 import type { Simulator } from '../local/simulator/simulator';
 import { buildBundle, bundleComposition, REPO_ROOT, synthTokenBundle, type LambdaBundle } from './support/bundles';
 import { createContainer, expectStatus, tokenPath } from './support/container';
 import type { DynamoDbLocal } from '../local/dynamodb-local';
-import { startSecretsStub } from './support/secrets-stub';
+import { startSecretsStub, STUB_SECRET_RANK } from './support/secrets-stub';
 import { BENCH_CREDENTIAL } from './latency';
 import { median, round } from './support/stats';
 
@@ -216,10 +216,15 @@ async function seedToken(engine: DynamoDbLocal, simulator: Simulator, defaultBas
     getAccessToken: (credentials, signal) => client.getAccessToken(local(credentials), signal),
     refreshToken: (credentials, current, options, signal) => client.refreshToken(local(credentials), current, options, signal),
   };
-  const credentials = new StaticCredentials(
-    { [TENANT]: { appKey: BENCH_CREDENTIAL.appKey, appSecurity: BENCH_CREDENTIAL.appSecurity } },
+  // The same credentials, and the same secret version (rank), as the bundle reads from the stub:
+  // a token of another rank would be superseded on the first request.
+  const secret = parseTenantSecret(
+    TENANT,
+    { appKey: BENCH_CREDENTIAL.appKey, appSecurity: BENCH_CREDENTIAL.appSecurity },
     { defaultBaseUrl, allowLoopbackHttp: false },
+    STUB_SECRET_RANK,
   );
+  const credentials: CredentialSource = { get: async () => secret };
   const seeder = createContainer({ tableName: TABLE, dynamoDbEndpoint: engine.endpoint, credentials, upstream, logLevel: 'WARN' });
   expectStatus(await seeder.get(tokenPath(TENANT)), 200, 'seeding the cold-start tenant');
 }

@@ -1,6 +1,8 @@
 /**
  * Figure 1: cache-hit latency through the real handler, next to a bare GetItem on the same item
- * and endpoint, measured interleaved in one loop so that machine noise hits all three alike.
+ * and endpoint, measured interleaved in one loop so that machine noise hits both alike. There is no
+ * token cache in memory: every request reads the table (one strongly consistent GetItem), so a hit
+ * is a table hit.
  */
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { StaticCredentials } from '../functions/adapters/tenant-credentials';
@@ -19,13 +21,9 @@ export interface LatencyResult {
   readonly iterations: number;
   readonly bareGetItemMs: Summary;
   readonly tableHitMs: Summary;
-  readonly memoryHitMs: Summary;
   /** handler table hit p50 ÷ bare GetItem p50 (target ≤ 1.15). */
   readonly tableHitRatioP50: number;
-  /** handler memory hit p50 ÷ bare GetItem p50 (target ≤ 0.05). */
-  readonly memoryHitRatioP50: number;
   readonly tableHitRatioP99: number;
-  readonly memoryHitRatioP99: number;
 }
 
 export const LATENCY_TABLE = 'bench-latency';
@@ -48,13 +46,10 @@ export async function measureLatency(
     { [LATENCY_TENANT]: { appKey: BENCH_CREDENTIAL.appKey, appSecurity: BENCH_CREDENTIAL.appSecurity, baseUrl: simulator.baseUrl } },
     { defaultBaseUrl: simulator.baseUrl, allowLoopbackHttp: true },
   );
-  const common = { tableName: LATENCY_TABLE, dynamoDbEndpoint: engine.endpoint, credentials };
-  // Default settings: a repeat request within MEMORY_CACHE_SECONDS (15 s) is served from memory.
-  const memory = createContainer(common);
-  // MEMORY_CACHE_SECONDS=0: every request reads the table, i.e. a table hit.
-  const table = createContainer({ ...common, env: { MEMORY_CACHE_SECONDS: '0' } });
+  // Default settings: every request reads the table, i.e. a table hit once the token is there.
+  const table = createContainer({ tableName: LATENCY_TABLE, dynamoDbEndpoint: engine.endpoint, credentials });
   const path = tokenPath(LATENCY_TENANT);
-  expectStatus(await memory.get(path), 200, 'seeding the latency tenant');
+  expectStatus(await table.get(path), 200, 'seeding the latency tenant');
 
   const bare = new DynamoDBClient(localDynamoDbConfig(engine.endpoint));
   const getItem = new GetItemCommand({ TableName: LATENCY_TABLE, Key: { tenantId: { S: LATENCY_TENANT } } });
@@ -64,15 +59,14 @@ export async function measureLatency(
 
     // Each subject prepares its call first (API Gateway and the Lambda runtime build the event and
     // context, not the function) and only the call itself is timed.
-    const subjects: Array<{ name: 'bare' | 'table' | 'memory'; prepare: () => () => Promise<void> }> = [
+    const subjects: Array<{ name: 'bare' | 'table'; prepare: () => () => Promise<void> }> = [
       { name: 'bare', prepare: () => async () => void (await bare.send(getItem)) },
       { name: 'table', prepare: () => viaHandler(table, path) },
-      { name: 'memory', prepare: () => viaHandler(memory, path) },
     ];
-    const samples: Record<'bare' | 'table' | 'memory', number[]> = { bare: [], table: [], memory: [] };
+    const samples: Record<'bare' | 'table', number[]> = { bare: [], table: [] };
     const total = options.warmup + options.iterations;
     for (let i = 0; i < total; i++) {
-      // Rotate the order every iteration: none of the three always runs first after a pause.
+      // Rotate the order every iteration: neither always runs first after a pause.
       for (let j = 0; j < subjects.length; j++) {
         const subject = subjects[(i + j) % subjects.length]!;
         const run = subject.prepare();
@@ -85,16 +79,12 @@ export async function measureLatency(
     }
     const bareS = summarize(samples.bare);
     const tableS = summarize(samples.table);
-    const memoryS = summarize(samples.memory);
     return {
       iterations: options.iterations,
       bareGetItemMs: roundSummary(bareS, 4),
       tableHitMs: roundSummary(tableS, 4),
-      memoryHitMs: roundSummary(memoryS, 4),
       tableHitRatioP50: round(tableS.p50 / bareS.p50, 4),
-      memoryHitRatioP50: round(memoryS.p50 / bareS.p50, 4),
       tableHitRatioP99: round(tableS.p99 / bareS.p99, 4),
-      memoryHitRatioP99: round(memoryS.p99 / bareS.p99, 4),
     };
   } finally {
     bare.destroy();

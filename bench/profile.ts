@@ -1,8 +1,8 @@
 /**
- * The hot-path profiles, taken with `node --cpu-prof` when figure 1 (memory hit) or figure 4
+ * The hot-path profiles, taken with `node --cpu-prof` when figure 1 (table hit) or figure 4
  * (throughput) misses its target, or always with --profile:
- *  - handler: the memory hit through the real handler in a loop (bench/children/hot-path.ts);
- *  - server: the `npm start` server under autocannon load on memory hits.
+ *  - handler: the table hit through the real handler in a loop (bench/children/hot-path.ts);
+ *  - server: the `npm start` server under autocannon load on table hits.
  * The .cpuprofile files stay in bench/profiles/ (open them in Chrome DevTools); a summary of self
  * time per function and per module goes into the results.
  */
@@ -23,9 +23,9 @@ export interface ProfileResult {
   readonly server?: ProfileSummary & { readonly requestsPerSecond: number };
 }
 
-export async function profileHandlerMemoryHit(engine: DynamoDbLocal, simulator: Simulator, seconds: number): Promise<ProfileResult['handler']> {
+export async function profileHandlerTableHit(engine: DynamoDbLocal, simulator: Simulator, seconds: number): Promise<ProfileResult['handler']> {
   mkdirSync(PROFILE_DIR, { recursive: true });
-  const name = 'handler-memory-hit.cpuprofile';
+  const name = 'handler-table-hit.cpuprofile';
   rmSync(path.join(PROFILE_DIR, name), { force: true });
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn(
@@ -59,7 +59,7 @@ export async function profileHandlerMemoryHit(engine: DynamoDbLocal, simulator: 
 
 export async function profileServer(engine: DynamoDbLocal, seconds: number, connections: number): Promise<ProfileResult['server']> {
   mkdirSync(PROFILE_DIR, { recursive: true });
-  const name = 'server-memory-hit.cpuprofile';
+  const name = 'server-table-hit.cpuprofile';
   rmSync(path.join(PROFILE_DIR, name), { force: true });
   const server = await startTokenServer(engine, ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}`]);
   let requestsPerSecond = 0;

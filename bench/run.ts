@@ -22,7 +22,7 @@ import { startSimulator, type Simulator } from '../local/simulator/simulator';
 import { measureColdStart } from './cold-start';
 import { measureCost, type CostScenario } from './cost';
 import { BENCH_CREDENTIAL, measureLatency } from './latency';
-import { profileHandlerMemoryHit, profileServer, type ProfileResult } from './profile';
+import { profileHandlerTableHit, profileServer, type ProfileResult } from './profile';
 import { checkTargets, consoleTable, markdown, TARGETS, type Results } from './report';
 import { measureStampede } from './stampede';
 import { measureThroughput } from './throughput';
@@ -115,15 +115,14 @@ async function main(): Promise<number> {
   if (only.includes('cost')) results.cost = await timed('5. cost', () => measureCost(engine!, settings.cost, log));
 
   const profile: { -readonly [K in keyof ProfileResult]?: ProfileResult[K] } = {};
-  const memoryMissed = results.latency !== undefined && results.latency.memoryHitRatioP50 > TARGETS.memoryHitOverGetItemP50;
   const tableMissed = results.latency !== undefined && results.latency.tableHitRatioP50 > TARGETS.tableHitOverGetItemP50;
   const throughputMissed = results.throughput !== undefined && results.throughput.ratio < TARGETS.throughputOverBare;
-  if (flag('profile') || memoryMissed || tableMissed || throughputMissed) {
+  if (flag('profile') || tableMissed || throughputMissed) {
     await timed('profiles', async () => {
       if (results.latency || flag('profile')) {
         if (!results.latency) await measureLatency(engine!, simulator!, { iterations: 1, warmup: 0 }, log);
-        profile.handler = await profileHandlerMemoryHit(engine!, simulator!, quick ? 2 : 4);
-        log(`  profile (handler memory hit): ${profile.handler?.requests} requests → ${profile.handler?.file}`);
+        profile.handler = await profileHandlerTableHit(engine!, simulator!, quick ? 2 : 4);
+        log(`  profile (handler table hit): ${profile.handler?.requests} requests → ${profile.handler?.file}`);
       }
       if (throughputMissed || (flag('profile') && !failures['4. throughput'])) {
         profile.server = await profileServer(engine!, quick ? 2 : 4, settings.throughput.connections);
@@ -138,10 +137,10 @@ async function main(): Promise<number> {
     machine,
     revision: revision(),
     serviceDefaults: {
-      memoryCacheMs: defaults.vendor.memoryMaxAgeMs,
       secretMaxAgeSeconds: defaults.secretMaxAgeSeconds,
       leaseWaitMs: defaults.vendor.leaseWaitMs,
       leaseDurationMs: defaults.vendor.leaseDurationMs,
+      requestBudgetMs: defaults.vendor.requestBudgetMs,
       refreshWindowMs: defaults.vendor.refreshWindowMs,
       safetyMarginMs: defaults.vendor.safetyMarginMs,
       warmHorizonMs: defaults.warmHorizonMs,

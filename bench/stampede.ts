@@ -1,6 +1,6 @@
 /**
- * Figure 2: a stampede. K simulated containers (separate `createVendor` calls: separate memory
- * caches and in-flight maps) each receive C concurrent requests for one tenant that has no token
+ * Figure 2: a stampede. K simulated containers (separate `wireVendor` calls: separate in-flight
+ * maps and background refreshes) each receive C concurrent requests for one tenant that has no token
  * yet, against one DynamoDB Local table and one upstream simulator that takes D ms to issue a
  * token. Counted: upstream calls (limit 1) and every caller's latency as a multiple of D.
  */

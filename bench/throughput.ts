@@ -1,6 +1,6 @@
 /**
  * Figure 4: requests per second of the `npm start` server (local/main.ts, the real handler behind
- * node:http) on memory hits, next to a bare node:http server that answers with a body of the same
+ * node:http) on table hits (every request reads the table), next to a bare node:http server that answers with a body of the same
  * size and the same headers, in the same run. Each server runs in a process of its own; the load
  * generator (autocannon) runs in this one, so on 2 cores each gets one. Rounds alternate.
  */
@@ -137,7 +137,7 @@ export async function measureThroughput(
   let bare: StartedServer | undefined;
   let adapter: StartedServer | undefined;
   try {
-    // The first request fetches the sandbox tenant's token (simulator, table); later ones hit memory.
+    // The first request fetches the sandbox tenant's token (simulator, table); later ones are table hits.
     const first = await fetch(`${subject.url}${SANDBOX_TENANT_PATH}`);
     const body = await first.text();
     if (first.status !== 200) throw new Error(`npm start server: ${first.status} ${body}`);

@@ -1,5 +1,5 @@
 // The throughput baseline: a bare node:http server answering every request with a fixed body of
-// the same size and the same headers as the token API's memory hit. Plain JavaScript.
+// the same size and the same headers as the token API's table hit. Plain JavaScript.
 // env: BENCH_BODY, BENCH_HEADERS (JSON). Prints "listening on <url>".
 import { createServer } from 'node:http';
 

@@ -1,5 +1,5 @@
 /**
- * Profiled with `node --cpu-prof`: the memory-hit hot path through the real handler, in a loop,
+ * Profiled with `node --cpu-prof`: the table-hit hot path through the real handler, in a loop,
  * for a tenant whose token the parent put in the table. Run by bench/profile.ts only.
  * env: BENCH_DYNAMODB_ENDPOINT, BENCH_TABLE, BENCH_TENANT, BENCH_BASE_URL, BENCH_APP_KEY,
  * BENCH_APP_SECURITY, BENCH_SECONDS.
@@ -31,7 +31,7 @@ let count = 0;
 while (performance.now() < until) {
   const { event, context } = container.prepare(path);
   const result = await container.handler(event, context);
-  if (result.statusCode !== 200) throw new Error(`memory hit: ${result.statusCode}`);
+  if (result.statusCode !== 200) throw new Error(`table hit: ${result.statusCode}`);
   count++;
 }
 console.log(`@@HOT@@${JSON.stringify({ requests: count })}`);

@@ -1,8 +1,10 @@
 /**
  * One simulated Lambda container: the real handler (`createTokenApi`) around a vendor from
- * `createVendor`, exactly as functions/token/handler.ts builds them, but with the DynamoDB client
- * pointed at the local engine and a credential source of our choosing. Separate containers are
- * separate `createVendor` calls: separate memory caches, in-flight maps and SDK clients.
+ * `wireVendor`, as functions/token/handler.ts builds them, but with the DynamoDB client pointed at
+ * the local engine and a credential source of our choosing. Refreshes of refresh-due tokens run in
+ * the background of this process (no REFRESHER_FUNCTION_NAME), as in `npm start`. Separate
+ * containers are separate `wireVendor` calls: separate in-flight maps, background refreshes and
+ * SDK clients.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -14,7 +16,7 @@ import type { CredentialSource, UpstreamAuth } from '../../functions/domain/type
 import type { TokenVendor } from '../../functions/domain/token-vendor';
 import { createTokenApi } from '../../functions/token/api';
 import { loadConfig, type ServiceConfig } from '../../functions/token/config';
-import { createVendor } from '../../functions/token/wiring';
+import { wireVendor } from '../../functions/token/wiring';
 import { localLambdaContext, toApiGatewayEvent } from '../../local/api-gateway-event';
 import { localDynamoDbConfig } from '../../local/token-table-setup';
 
@@ -26,7 +28,7 @@ export interface ContainerOptions {
   readonly credentials: CredentialSource;
   /** Extra environment for `loadConfig`; everything else keeps its default. */
   readonly env?: Record<string, string>;
-  /** Default INFO, the deployed level (nothing is logged on a cache hit). */
+  /** Default INFO, the deployed level (nothing is logged on a table hit). */
   readonly logLevel?: LogLevel;
   /** Extra DynamoDB client settings (e.g. an endpoint that meters calls). */
   readonly dynamoDb?: Partial<DynamoDBClientConfig>;
@@ -47,6 +49,8 @@ export interface Container {
   /** Builds the API Gateway event and Lambda context; outside any timed region. */
   prepare(path: string): { event: APIGatewayProxyEvent; context: Context };
   get(path: string): Promise<APIGatewayProxyResult>;
+  /** Resolves once the refreshes this container started in the background have ended. */
+  refreshesIdle(): Promise<void>;
 }
 
 /**
@@ -74,7 +78,7 @@ export function createContainer(options: ContainerOptions): Container {
   const metrics = new Metrics({ namespace: 'EkuaibaoTokenVending', serviceName: 'ekuaibao-token-vending', logger: quietMetricsLogger });
   metrics.setThrowOnEmptyMetrics(false);
   const tracer = options.tracing === 'none' ? undefined : new Tracer();
-  const vendor = createVendor({
+  const { vendor, refreshesIdle } = wireVendor({
     config,
     logger,
     metrics,
@@ -83,6 +87,7 @@ export function createContainer(options: ContainerOptions): Container {
     dynamoDb: { ...localDynamoDbConfig(options.dynamoDbEndpoint), ...options.dynamoDb },
     ...(options.upstream && { upstream: options.upstream }),
   });
+  if (refreshesIdle === undefined) throw new Error('bench containers run their refreshes in the background');
   const handler = createTokenApi({
     vendor,
     logger,
@@ -103,6 +108,7 @@ export function createContainer(options: ContainerOptions): Container {
       const { event, context } = prepare(path);
       return handler(event, context);
     },
+    refreshesIdle,
   };
 }
 

@@ -6,6 +6,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { listenOnLoopback } from './loopback-server';
 
+/**
+ * The `CreatedDate` of every secret the stub answers (epoch seconds, as AWS JSON 1.1 sends it). The
+ * SDK turns it into a Date, whose ms value is the credentials' rank: a token seeded for the stub's
+ * tenants must carry `STUB_SECRET_RANK`, or the service supersedes it as issued for an older secret.
+ */
+export const STUB_SECRET_CREATED_DATE_SECONDS = 1_700_000_000;
+export const STUB_SECRET_RANK = STUB_SECRET_CREATED_DATE_SECONDS * 1000;
+
 export interface SecretsStub {
   readonly endpoint: string;
   /** GetSecretValue calls answered, found or not. */
@@ -41,7 +49,7 @@ export async function startSecretsStub(secrets: ReadonlyMap<string, string>): Pr
       VersionId: '00000000-0000-4000-8000-000000000000',
       SecretString: value,
       VersionStages: ['AWSCURRENT'],
-      CreatedDate: 1_700_000_000,
+      CreatedDate: STUB_SECRET_CREATED_DATE_SECONDS,
     });
   }
 

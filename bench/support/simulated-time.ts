@@ -1,8 +1,8 @@
 /**
  * Simulated wall-clock time for the cost run: `Date.now()` and `new Date()` answer a time we move
- * by hand, so that hours of traffic (memory cache, secret cache, token lifetimes, refresh windows,
- * the warmer's schedule) pass in seconds. Everything that reads the clock reads it through these
- * two (the vendor's system clock, Powertools' secret cache, the simulator when built with
+ * by hand, so that hours of traffic (secret cache, token lifetimes, refresh windows, the warmer's
+ * schedule) pass in seconds. Everything that reads the clock reads it through these two (the
+ * vendor's system clock, the Secrets Manager adapter's cache, the simulator when built with
  * `now: () => Date.now()`). Timers are untouched: real waits stay real.
  */
 export interface SimulatedTime {

@@ -111,12 +111,11 @@ export class SecretsManagerCredentials implements CredentialSource {
     if (typeof answer.SecretString !== 'string') throw new TenantMisconfigured(tenantId, 'the secret has no SecretString');
     const rank = answer.CreatedDate instanceof Date ? answer.CreatedDate.getTime() : 0;
     const credentials = parseTenantSecret(tenantId, answer.SecretString, this.options, rank);
-    // A forced read that finds an older version (an eventually consistent answer) keeps the newer one.
-    if (cached === undefined || credentials.rank >= cached.credentials.rank) {
-      this.cache.set(tenantId, { credentials, readAt: now });
-      return credentials;
-    }
-    return cached.credentials;
+    // A read that finds an older version than the one cached (an eventually consistent answer,
+    // or AWSCURRENT moved back) keeps the newer one, for another maxAge: versions only move forward.
+    const newest = cached === undefined || credentials.rank >= cached.credentials.rank ? credentials : cached.credentials;
+    this.cache.set(tenantId, { credentials: newest, readAt: now });
+    return newest;
   }
 }
 

@@ -121,7 +121,7 @@ export type CallerFailure =
   | { readonly reason: 'holder-failed'; readonly code: RecordedFailure['code'] }
   /** The wait bound passed while somebody else still held the lease. */
   | { readonly reason: 'wait-timed-out'; readonly retryAfterSeconds: number }
-  /** Secrets Manager keeps returning an older version than one already recorded. */
+  /** Secrets Manager keeps returning an older version than one already recorded (a rollback of AWSCURRENT). */
   | { readonly reason: 'credentials-behind' };
 
 /** The one decision a caller's request makes on every state it reads. */
@@ -135,10 +135,12 @@ export function callerStep(
   const condition = assessToken(state, identity, now, settings);
   if (condition === 'credentials-behind') {
     if (!context.credentialsReloaded) return { kind: 'reload-credentials' };
-    // Still behind after a fresh read (an eventually consistent answer): the newer version's
-    // token may still be served, but this container must not fetch with older credentials.
+    // Still behind after a fresh read: the newer version's token may still be served, and a
+    // holder with the newer secret may be fetching one, but this container must not fetch with
+    // older credentials.
     const asNewest = assessToken(state, newestIdentity(state, identity), now, settings);
     if (isServable(asNewest)) return serveStep(state, asNewest, now, context);
+    if (leaseIsLive(state, now)) return waitStep(state, now, context);
     return { kind: 'fail', failure: { reason: 'credentials-behind' } };
   }
   if (isServable(condition)) return serveStep(state, condition, now, context);
@@ -148,12 +150,8 @@ export function callerStep(
     return { kind: 'fail', failure: { reason: 'holder-failed', code: state.lastFailure!.code } };
   }
   if (live) {
-    if (context.waitStartedAt !== undefined && now >= context.waitStartedAt + context.leaseWaitMs) {
-      const retryAfterSeconds = Math.max(1, Math.ceil((state.lease!.expiresAt - now) / 1000));
-      return { kind: 'fail', failure: { reason: 'wait-timed-out', retryAfterSeconds } };
-    }
-    if (identity.rank > state.credentialRank) return { kind: 'record-credentials' };
-    return { kind: 'wait', leaseOwner: state.lease!.owner, leaseExpiresAt: state.lease!.expiresAt };
+    if (identity.rank > state.credentialRank && !waitedTooLong(now, context)) return { kind: 'record-credentials' };
+    return waitStep(state, now, context);
   }
   const superseding: SupersededReason | undefined =
     condition === 'in-doubt' ? 'in-doubt' : condition === 'credentials-changed' ? 'credentials-changed' : undefined;
@@ -162,6 +160,19 @@ export function callerStep(
     markTokenInDoubt: state.token !== undefined && state.token.doubtedAt === undefined && leaseWasAbandoned(state, now),
     ...(superseding && { superseding }),
   };
+}
+
+function waitedTooLong(now: number, context: CallerContext): boolean {
+  return context.waitStartedAt !== undefined && now >= context.waitStartedAt + context.leaseWaitMs;
+}
+
+/** Wait for the live lease's holder, unless this request has waited long enough. */
+function waitStep(state: TenantTokenState, now: number, context: CallerContext): CallerStep {
+  if (waitedTooLong(now, context)) {
+    const retryAfterSeconds = Math.max(1, Math.ceil((state.lease!.expiresAt - now) / 1000));
+    return { kind: 'fail', failure: { reason: 'wait-timed-out', retryAfterSeconds } };
+  }
+  return { kind: 'wait', leaseOwner: state.lease!.owner, leaseExpiresAt: state.lease!.expiresAt };
 }
 
 function serveStep(state: TenantTokenState, condition: TokenCondition, now: number, context: CallerContext): CallerStep {

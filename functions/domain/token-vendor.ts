@@ -14,6 +14,7 @@ import {
   DependencyUnavailable,
   InvalidationRateLimited,
   isTransientDependencyError,
+  TenantMisconfigured,
   TokenRefreshInProgress,
   UpstreamRefreshRejected,
   UpstreamRejectedCredentials,
@@ -104,6 +105,9 @@ type LeaseOutcome =
   | { readonly kind: 'lost' }
   | { readonly kind: 'failed'; readonly error: unknown };
 
+/** A lease of this container that ended, with the first read number sent after it ended. */
+type SettledLease = LeaseOutcome & { readonly readsFrom: number };
+
 let fallbackIds = 0;
 const defaultNewId = () =>
   globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${(fallbackIds++).toString(36)}-${Math.random().toString(36).slice(2)}`;
@@ -131,7 +135,7 @@ export class TokenVendor {
   private readonly reads = new Map<string, { readonly seq: number; readonly promise: Promise<TenantTokenState> }>();
   private readSeq = 0;
   /** The lease this container holds per tenant, if any: its other requests join it. */
-  private readonly fetches = new Map<string, Promise<LeaseOutcome>>();
+  private readonly fetches = new Map<string, Promise<SettledLease>>();
   private readonly lastTriggeredAt = new Map<string, number>();
 
   constructor(dependencies: TokenVendorDependencies) {
@@ -150,8 +154,10 @@ export class TokenVendor {
   /** A token the caller may use until the returned `expireTime`. */
   async vend(tenantId: string): Promise<VendedToken> {
     const deadline = this.clock.now() + this.settings.requestBudgetMs;
-    // Only reads sent after this moment may answer this request (README, I2 and I4).
-    let notBefore = this.readSeq + 1;
+    // Only reads sent after this moment may answer this request (README, I2 and I4). Reads of
+    // requests that waited share that floor, so that a crowd of waiters shares its reads.
+    const startedFrom = this.readSeq + 1;
+    let notBefore = startedFrom;
     let credentials = await this.dependency('GetSecretValue', deadline, () => this.credentials.get(tenantId));
     let identity = identityOf(credentials);
     let state = await this.readTable(tenantId, notBefore, deadline);
@@ -210,14 +216,17 @@ export class TokenVendor {
             }
             if (outcome.kind === 'unstored') return this.toVended(tenantId, outcome.token);
             if (outcome.kind === 'failed') throw outcome.error;
+            // A token another request stored may have been retired since: read it again, sharing
+            // the read with every other request that waited on the same lease.
+            notBefore = outcome.readsFrom;
           } else {
             const outcome = await this.fetchUnderLease(tenantId, state, credentials, identity, step.markTokenInDoubt, deadline);
             if (outcome.kind === 'stored' || outcome.kind === 'unstored') return this.toVended(tenantId, outcome.token);
             if (outcome.kind === 'failed') throw outcome.error;
+            // Lost: the read must show what won, so it is sent after the loss.
             await this.pause(waitAttempt++, deadline);
+            notBefore = this.readSeq + 1;
           }
-          // A token another request stored may have been retired since: read it again.
-          notBefore = this.readSeq + 1;
           state = await this.readTable(tenantId, notBefore, deadline);
           continue;
         }
@@ -226,9 +235,14 @@ export class TokenVendor {
           waitStartedAt ??= now;
           leasesWaitedOn.add(step.leaseOwner);
           const local = this.fetches.get(tenantId);
-          if (local !== undefined) await this.waitFor(local, waitStartedAt, deadline);
-          else await this.pause(waitAttempt++, Math.min(deadline, waitStartedAt + this.settings.leaseWaitMs));
-          notBefore = this.readSeq + 1;
+          if (local !== undefined) {
+            const outcome = await this.waitFor(local, waitStartedAt, deadline);
+            notBefore = outcome?.readsFrom ?? startedFrom;
+          } else {
+            await this.pause(waitAttempt++, Math.min(deadline, waitStartedAt + this.settings.leaseWaitMs));
+            // Any read sent since this request started will do: waiters poll together.
+            notBefore = startedFrom;
+          }
           state = await this.readTable(tenantId, notBefore, deadline);
           continue;
         }
@@ -237,7 +251,7 @@ export class TokenVendor {
           if (waitStartedAt !== undefined) {
             this.events.leaseWait(step.failure.reason === 'wait-timed-out' ? 'timed-out' : 'failed', now - waitStartedAt);
           }
-          throw failureAsError(step.failure);
+          throw failureAsError(step.failure, tenantId);
       }
     }
   }
@@ -326,10 +340,10 @@ export class TokenVendor {
     identity: Identity,
     markTokenInDoubt: boolean,
     deadline: number,
-  ): Promise<LeaseOutcome> {
-    const pending = this.underLease(tenantId, state, credentials, identity, markTokenInDoubt, deadline, true).finally(() =>
-      this.fetches.delete(tenantId),
-    );
+  ): Promise<SettledLease> {
+    const pending = this.underLease(tenantId, state, credentials, identity, markTokenInDoubt, deadline, true)
+      .then((outcome) => ({ ...outcome, readsFrom: this.readSeq + 1 }))
+      .finally(() => this.fetches.delete(tenantId));
     this.fetches.set(tenantId, pending);
     return pending;
   }
@@ -559,7 +573,7 @@ export class TokenVendor {
   }
 
   /** Waits for this container's own lease holder, but no longer than the wait bound. */
-  private async waitFor(local: Promise<LeaseOutcome>, waitStartedAt: number, deadline: number): Promise<LeaseOutcome | undefined> {
+  private async waitFor(local: Promise<SettledLease>, waitStartedAt: number, deadline: number): Promise<SettledLease | undefined> {
     const until = Math.min(deadline, waitStartedAt + this.settings.leaseWaitMs);
     const remaining = until - this.clock.now();
     if (remaining <= 0) return undefined;
@@ -585,7 +599,7 @@ function identityOf(credentials: TenantCredentials): Identity {
   return { fingerprint: credentialFingerprint(credentials), rank: credentials.rank };
 }
 
-function failureAsError(failure: CallerFailure): Error {
+function failureAsError(failure: CallerFailure, tenantId: string): Error {
   switch (failure.reason) {
     case 'holder-failed':
       return failure.code === 'UPSTREAM_REJECTED_CREDENTIALS'
@@ -594,7 +608,10 @@ function failureAsError(failure: CallerFailure): Error {
     case 'wait-timed-out':
       return new TokenRefreshInProgress(failure.retryAfterSeconds);
     case 'credentials-behind':
-      return new DependencyUnavailable('Secrets Manager (it returned an older version of the secret than one already in use)');
+      return new TenantMisconfigured(
+        tenantId,
+        'the secret\'s current version is older than one already used; put the intended values as a new version',
+      );
   }
 }
 

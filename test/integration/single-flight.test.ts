@@ -1,13 +1,14 @@
 /**
  * One token per tenant under concurrency and upstream faults: several "containers" (separate
- * vendor instances, each with its own memory and in-flight map) share one DynamoDB Local table and
- * one simulator.
+ * vendor instances, each with its own in-flight map and background refreshes) share one DynamoDB
+ * Local table and one simulator.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REFRESH_RETRY_INTERVAL_MS } from '../../functions/domain/token-policy';
 import { startSimulator, type Simulator } from '../../local/simulator/simulator';
 import {
   createHarness,
@@ -128,7 +129,7 @@ describe('single flight across containers', () => {
     const killedAt = Date.now();
     child.kill('SIGKILL');
     await once(child, 'exit');
-    // Lease = 1500 ms × 1 attempt + 1 s slack = 2.5 s from when the holder took it.
+    // Lease = 1.5 s × 1 attempt + 3 s store phase + 1 s guard + 0.5 s slack = 6 s from when the holder took it.
 
     const [impatient] = await containers(1, tableName, { LEASE_WAIT_MS: '300' });
     const startedImpatient = Date.now();
@@ -160,7 +161,7 @@ describe('upstream fault matrix', () => {
 
   async function tokenInRefreshWindow(clock: ManualClock) {
     const tableName = uniqueTableName('faults');
-    const [container] = await containers(1, tableName, { UPSTREAM_TIMEOUT_MS: '400', MEMORY_CACHE_SECONDS: '0' }, clock);
+    const [container] = await containers(1, tableName, { UPSTREAM_TIMEOUT_MS: '400' }, clock);
     const first = await container!.invoke('GET', '/tenants/acme/token');
     expect(first.statusCode).toBe(200);
     clock.advance(2 * HOUR - 10 * MINUTE); // inside the 15-minute refresh window, outside the 5-minute margin
@@ -187,29 +188,43 @@ describe('upstream fault matrix', () => {
     expect(simulator.counters().getAccessToken).toBe(1);
   });
 
-  test.each(transient)('valid cached token + %s on refresh → 200 with the cached token', async (_n, fault) => {
-    const clock = new ManualClock();
-    await startUpstream({ now: () => clock.now() });
-    const { container, first } = await tokenInRefreshWindow(clock);
-    simulator.injectFault({ endpoint: 'refreshToken', ...fault });
-    const response = await container.invoke('GET', '/tenants/acme/token');
-    expect(response.statusCode).toBe(200);
-    expect(response.json.accessToken).toBe(first.json.accessToken);
-    expect(calls.since()).toEqual({ refreshToken: 2, getAccessToken: 0 });
-  });
+  test.each(transient)(
+    'token in its refresh window + %s on refresh → the caller gets the valid token at once; the background refresh falls back to getAccessToken',
+    async (_n, fault) => {
+      const clock = new ManualClock();
+      await startUpstream({ now: () => clock.now() });
+      const { container, first } = await tokenInRefreshWindow(clock);
+      simulator.injectFault({ endpoint: 'refreshToken', ...fault });
+      const response = await container.invoke('GET', '/tenants/acme/token');
+      expect(response.statusCode).toBe(200);
+      expect(response.json.accessToken).toBe(first.json.accessToken);
+      await container.refreshesIdle();
+      // One refresh attempt, then getAccessToken: a refresh-only outage never leaves the tenant without a token.
+      expect(calls.since()).toEqual({ refreshToken: 1, getAccessToken: 1 });
+      const next = await container.invoke('GET', '/tenants/acme/token');
+      expect(next.json.accessToken).not.toBe(first.json.accessToken);
+      expect(next.json.expireTime).toBe(clock.now() + 2 * HOUR - 5 * MINUTE);
+      expect(await tokenWorks(next.json.accessToken)).toBe(true);
+      expect(calls.since()).toEqual({ refreshToken: 1, getAccessToken: 1 });
+    },
+  );
 
-  test('valid cached token + 403 on refresh → falls back to getAccessToken', async () => {
+  test('token in its refresh window + 403 on refresh → served at once; the background refresh falls back to getAccessToken', async () => {
     const clock = new ManualClock();
     await startUpstream({ now: () => clock.now() });
     const { container, first } = await tokenInRefreshWindow(clock);
     simulator.injectFault({ endpoint: 'refreshToken', mode: 'status', status: 403 });
     const response = await container.invoke('GET', '/tenants/acme/token');
     expect(response.statusCode).toBe(200);
-    expect(response.json.accessToken).not.toBe(first.json.accessToken);
+    expect(response.json.accessToken).toBe(first.json.accessToken);
+    await container.refreshesIdle();
     expect(calls.since()).toEqual({ refreshToken: 1, getAccessToken: 1 });
+    const next = await container.invoke('GET', '/tenants/acme/token');
+    expect(next.json.accessToken).not.toBe(first.json.accessToken);
+    expect(await tokenWorks(next.json.accessToken)).toBe(true);
   });
 
-  test('valid cached token + 403 on refresh + 500 on getAccessToken → 200 with the cached token', async () => {
+  test('token in its refresh window + refresh and getAccessToken both failing → callers keep the valid token and ask again only after a pause', async () => {
     const clock = new ManualClock();
     await startUpstream({ now: () => clock.now() });
     const { container, first } = await tokenInRefreshWindow(clock);
@@ -217,50 +232,113 @@ describe('upstream fault matrix', () => {
     simulator.injectFault({ endpoint: 'getAccessToken', mode: 'status', status: 500 });
     const response = await container.invoke('GET', '/tenants/acme/token');
     expect(response.json.accessToken).toBe(first.json.accessToken);
+    await container.refreshesIdle();
+    // A refresh 403 does not count as an attempt: both attempts go to getAccessToken.
     expect(calls.since()).toEqual({ refreshToken: 1, getAccessToken: 2 });
+
+    // Right after the failure: served, and no new refresh is started.
+    clock.advance(REFRESH_RETRY_INTERVAL_MS - 1);
+    const during = await container.invoke('GET', '/tenants/acme/token');
+    expect(during.json.accessToken).toBe(first.json.accessToken);
+    await container.refreshesIdle();
+    expect(calls.since()).toEqual({ refreshToken: 1, getAccessToken: 2 });
+
+    // Once the retry interval has passed, the next caller starts another refresh, which now succeeds.
+    simulator.clearFaults();
+    clock.advance(1);
+    const after = await container.invoke('GET', '/tenants/acme/token');
+    expect(after.json.accessToken).toBe(first.json.accessToken);
+    await container.refreshesIdle();
+    expect(calls.since()).toEqual({ refreshToken: 2, getAccessToken: 2 });
+    expect((await container.invoke('GET', '/tenants/acme/token')).json.accessToken).not.toBe(first.json.accessToken);
   });
 
-  test('token past the margin + refresh failing → 503: an unservable token is never handed out', async () => {
+  test('token past the margin + refresh failing → the caller itself falls back to getAccessToken; the unservable token is never handed out', async () => {
     const clock = new ManualClock();
     await startUpstream({ now: () => clock.now() });
-    const { container } = await tokenInRefreshWindow(clock);
+    const { container, first } = await tokenInRefreshWindow(clock);
     clock.advance(6 * MINUTE); // 4 minutes left: inside the 5-minute margin, still valid upstream
     simulator.injectFault({ endpoint: 'refreshToken', mode: 'status', status: 502 });
     const response = await container.invoke('GET', '/tenants/acme/token');
+    expect(response.statusCode).toBe(200);
+    expect(response.json.accessToken).not.toBe(first.json.accessToken);
+    expect(response.json.expireTime).toBe(clock.now() + 2 * HOUR - 5 * MINUTE);
+    expect(calls.since()).toEqual({ refreshToken: 1, getAccessToken: 1 });
+  });
+
+  test('token past the margin + refresh and getAccessToken failing → 503: an unservable token is never handed out', async () => {
+    const clock = new ManualClock();
+    await startUpstream({ now: () => clock.now() });
+    const { container } = await tokenInRefreshWindow(clock);
+    clock.advance(6 * MINUTE);
+    simulator.injectFault({ endpoint: 'refreshToken', mode: 'status', status: 502 });
+    simulator.injectFault({ endpoint: 'getAccessToken', mode: 'status', status: 502 });
+    const response = await container.invoke('GET', '/tenants/acme/token');
     expect([response.statusCode, response.json.error.code]).toEqual([503, 'UPSTREAM_UNAVAILABLE']);
+    // UPSTREAM_MAX_ATTEMPTS (2) counts both operations: one refresh, one getAccessToken.
+    expect(calls.since()).toEqual({ refreshToken: 1, getAccessToken: 1 });
   });
 });
 
 describe('refresh ahead', () => {
-  test('one caller refreshes in the window while the others keep the current token', async () => {
+  test('in the refresh window every caller gets the current token at once; one background refresh replaces it', async () => {
     const clock = new ManualClock();
-    await startUpstream({ now: () => clock.now(), issueDelayMs: 200 });
+    const issueDelayMs = 1500;
+    await startUpstream({ now: () => clock.now(), issueDelayMs });
     const tableName = uniqueTableName('ahead');
-    const fleet = await containers(3, tableName, { MEMORY_CACHE_SECONDS: '0' }, clock);
+    const fleet = await containers(3, tableName, { UPSTREAM_TIMEOUT_MS: String(2 * issueDelayMs) }, clock);
     const first = await fleet[0]!.invoke('GET', '/tenants/acme/token');
+    expect(first.statusCode).toBe(200);
+    // Every container has served once (clients built, connections open).
+    for (const { invoke } of fleet.slice(1)) expect((await invoke('GET', '/tenants/acme/token')).json.accessToken).toBe(first.json.accessToken);
     clock.advance(2 * HOUR - 10 * MINUTE);
+
+    const started = performance.now();
     const responses = await Promise.all(fleet.flatMap(({ invoke }) => [invoke('GET', '/tenants/acme/token'), invoke('GET', '/tenants/acme/token')]));
-    expect(responses.every((r) => r.statusCode === 200)).toBe(true);
-    const tokens = responses.map((r) => r.json.accessToken);
+    const answeredAfterMs = performance.now() - started;
+    expect(responses.map((r) => r.statusCode)).toEqual(Array(6).fill(200));
+    expect(responses.map((r) => r.json.accessToken)).toEqual(Array(6).fill(first.json.accessToken));
+    // Nobody waited for the upstream, which takes issueDelayMs to answer.
+    expect(answeredAfterMs).toBeLessThan(issueDelayMs);
+
+    await Promise.all(fleet.map(({ refreshesIdle }) => refreshesIdle()));
     expect(simulator.counters()).toMatchObject({ refreshToken: 1, getAccessToken: 1 });
-    const refreshed = tokens.find((t) => t !== first.json.accessToken);
-    expect(refreshed).toBeDefined();
-    // Everybody else got the still-valid token rather than waiting.
-    expect(tokens.filter((t) => t === first.json.accessToken).length).toBeGreaterThan(0);
+    expect(simulator.counters().inFlightMax.refreshToken).toBe(1);
     // The refreshed token asks for REFRESH_LIFETIME_DAYS (default 1) through /expireDate.
     const after = await fleet[1]!.invoke('GET', '/tenants/acme/token');
-    expect(after.json.accessToken).toBe(refreshed);
+    expect(after.json.accessToken).not.toBe(first.json.accessToken);
     expect(after.json.expireTime).toBe(clock.now() + DAY - 5 * MINUTE);
+    expect(await tokenWorks(after.json.accessToken)).toBe(true);
+    expect((await fleet[2]!.invoke('GET', '/tenants/acme/token')).json.accessToken).toBe(after.json.accessToken);
   });
 
   test('REFRESH_LIFETIME_DAYS=0 takes the upstream’s own refresh lifetime (32 days)', async () => {
     const clock = new ManualClock();
     await startUpstream({ now: () => clock.now() });
-    const [container] = await containers(1, uniqueTableName('ahead'), { REFRESH_LIFETIME_DAYS: '0', MEMORY_CACHE_SECONDS: '0' }, clock);
-    await container!.invoke('GET', '/tenants/acme/token');
+    const [container] = await containers(1, uniqueTableName('ahead'), { REFRESH_LIFETIME_DAYS: '0' }, clock);
+    const first = await container!.invoke('GET', '/tenants/acme/token');
     clock.advance(2 * HOUR - 10 * MINUTE);
+    expect((await container!.invoke('GET', '/tenants/acme/token')).json.accessToken).toBe(first.json.accessToken);
+    await container!.refreshesIdle();
     const refreshed = await container!.invoke('GET', '/tenants/acme/token');
+    expect(refreshed.json.accessToken).not.toBe(first.json.accessToken);
     expect(refreshed.json.expireTime).toBe(clock.now() + 32 * DAY - 5 * MINUTE);
+    expect(simulator.counters()).toMatchObject({ refreshToken: 1, getAccessToken: 1 });
+  });
+
+  test('a refresh asked for by a caller is a no-op once another container has refreshed', async () => {
+    const clock = new ManualClock();
+    await startUpstream({ now: () => clock.now() });
+    const [a, b] = await containers(2, uniqueTableName('ahead'), {}, clock);
+    const first = await a!.invoke('GET', '/tenants/acme/token');
+    clock.advance(2 * HOUR - 10 * MINUTE);
+    calls.mark();
+    expect(await b!.vendor.refresh('acme')).toBe('refreshed');
+    expect(await a!.vendor.refresh('acme')).toBe('skipped');
+    expect(calls.since()).toEqual({ refreshToken: 1, getAccessToken: 0 });
+    expect((await a!.invoke('GET', '/tenants/acme/token')).json.accessToken).not.toBe(first.json.accessToken);
+    await a!.refreshesIdle();
+    expect(calls.since()).toEqual({ refreshToken: 1, getAccessToken: 0 });
   });
 
   test('the warmer refreshes tokens entering their window before the next run, and only those', async () => {

@@ -178,11 +178,12 @@ describe('GET /tenants/{tenantId}/token', () => {
     const lagging = await container(a.tableName);
     // While the newer version's token is servable, it gets that token.
     expect((await lagging.invoke('GET', '/tenants/acme/token')).json.accessToken).toBe(rotated.json.accessToken);
-    // Once it is not, it refuses rather than replacing it with a token of the older credentials.
+    // Once it is not, it refuses rather than replacing it with a token of the older credentials,
+    // and says what the operator must do.
     clock.advance(2 * HOUR);
     const refused = await lagging.invoke('GET', '/tenants/acme/token');
-    expect([refused.statusCode, refused.json.error.code]).toEqual([503, 'DEPENDENCY_UNAVAILABLE']);
-    expect(refused.headers['Retry-After']).toBe('1');
+    expect([refused.statusCode, refused.json.error.code]).toEqual([500, 'TENANT_MISCONFIGURED']);
+    expect(refused.json.error.message).toContain('put the intended values as a new version');
     expect(simulator.counters().getAccessToken).toBe(1);
   });
 
