@@ -34,14 +34,5 @@ export function installSimulatedTime(start: number): SimulatedTime {
   };
 }
 
-/** A small seeded generator (mulberry32): the same scenario picks the same tenants every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The fault simulator's seeded generator (mulberry32): the same scenario picks the same tenants every run. */
+export { seededRandom } from '../../sim/loop';

@@ -4,59 +4,25 @@
  * is final on all of them. Run on the dynalite the first server embeds, and on DynamoDB Local, with
  * an upstream that kills older tokens whenever it issues or refreshes one.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator, type Simulator } from '../../local/simulator/simulator';
 import { dynamoDbLocalEndpoint, uniqueTableName } from '../support/harness';
+import { startNpmStart, stopNpmStart, type StartedServer as Server } from '../support/npm-start';
 
 const CREDENTIAL = { appKey: 'fake-app-key-e2e', appSecurity: 'fake-app-security-e2e', corporationId: 'FAKEcorpE2E0' };
 const TOKEN_LIFETIME_MS = 14_000;
 
-interface Server {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly output: () => string;
-}
-
-async function startServer(env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
-    env: {
-      ...process.env,
-      NODE_OPTIONS: '',
-      PORT: '0',
-      // A token lives 14 s: refresh-due after 4 s, withheld after 9 s.
-      SAFETY_MARGIN_SECONDS: '5',
-      REFRESH_WINDOW_SECONDS: '10',
-      REFRESH_LIFETIME_DAYS: '0',
-      UPSTREAM_TIMEOUT_MS: '2000',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function startServer(env: Record<string, string>): Promise<Server> {
+  return startNpmStart({
+    // A token lives 14 s: refresh-due after 4 s, withheld after 9 s.
+    SAFETY_MARGIN_SECONDS: '5',
+    REFRESH_WINDOW_SECONDS: '10',
+    REFRESH_LIFETIME_DAYS: '0',
+    UPSTREAM_TIMEOUT_MS: '2000',
+    ...env,
   });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${output}`)), 30_000);
-    child.stdout!.on('data', () => {
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match && /DynamoDB: \S+/.test(output)) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)));
-  });
-  return { child, url, output: () => output };
-}
-
-async function stop(server: Server): Promise<void> {
-  if (server.child.exitCode !== null) return;
-  server.child.kill('SIGTERM');
-  await once(server.child, 'exit');
 }
 
 async function getToken(server: Server): Promise<{ status: number; accessToken?: string }> {
@@ -69,7 +35,7 @@ let simulator: Simulator;
 let servers: Server[] = [];
 
 afterEach(async () => {
-  await Promise.all(servers.map(stop));
+  await Promise.all(servers.map(stopNpmStart));
   servers = [];
   await simulator?.close();
 });
