@@ -99,7 +99,10 @@ export type WarmOutcome = 'refreshed' | 'skipped' | 'failed';
 type LeaseOutcome =
   /** The new token is in the table. */
   | { readonly kind: 'stored'; readonly token: CachedToken }
-  /** The table kept failing: the token was not stored, and only this request may use it. */
+  /**
+   * The table kept failing: the token was not stored. It goes to the requests of this container
+   * that waited for this lease (they started before it existed), and to nobody else.
+   */
   | { readonly kind: 'unstored'; readonly token: CachedToken }
   /** Somebody else won the lease, or ours ran out: look at the table again. */
   | { readonly kind: 'lost' }
@@ -237,6 +240,7 @@ export class TokenVendor {
           const local = this.fetches.get(tenantId);
           if (local !== undefined) {
             const outcome = await this.waitFor(local, waitStartedAt, deadline);
+            if (outcome?.kind === 'unstored') return this.toVended(tenantId, outcome.token);
             notBefore = outcome?.readsFrom ?? startedFrom;
           } else {
             await this.pause(waitAttempt++, Math.min(deadline, waitStartedAt + this.settings.leaseWaitMs));
