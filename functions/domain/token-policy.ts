@@ -97,6 +97,8 @@ export interface CallerContext {
   readonly lastTriggeredAt?: number;
   /** Leases whose holders this request has waited on. */
   readonly leasesWaitedOn: ReadonlySet<string>;
+  /** When this request started (this container's clock). */
+  readonly startedAt: number;
   /** When this request started waiting, if it has. */
   readonly waitStartedAt?: number;
   readonly leaseWaitMs: number;
@@ -193,9 +195,13 @@ function newestIdentity(state: TenantTokenState, identity: Identity): Identity {
     : { fingerprint: identity.fingerprint, rank: state.credentialRank };
 }
 
-/** The holder this request waited on released its lease with a failure: share it, do not repeat it. */
+/**
+ * A holder failed while this request was alive (it waited on that holder, or the failure was
+ * recorded after it started): share the failure rather than repeat the call at once.
+ */
 function heldLeaseFailed(state: TenantTokenState, context: CallerContext): boolean {
-  return state.lastFailure !== undefined && context.leasesWaitedOn.has(state.lastFailure.leaseOwner);
+  const failure = state.lastFailure;
+  return failure !== undefined && (context.leasesWaitedOn.has(failure.leaseOwner) || failure.at > context.startedAt);
 }
 
 export type RefresherStep = { readonly kind: 'refresh' } | { readonly kind: 'reload-credentials' } | { readonly kind: 'skip' };

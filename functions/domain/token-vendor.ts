@@ -156,7 +156,8 @@ export class TokenVendor {
 
   /** A token the caller may use until the returned `expireTime`. */
   async vend(tenantId: string): Promise<VendedToken> {
-    const deadline = this.clock.now() + this.settings.requestBudgetMs;
+    const startedAt = this.clock.now();
+    const deadline = startedAt + this.settings.requestBudgetMs;
     // Only reads sent after this moment may answer this request (README, I2 and I4). Reads of
     // requests that waited share that floor, so that a crowd of waiters shares its reads.
     const startedFrom = this.readSeq + 1;
@@ -177,6 +178,7 @@ export class TokenVendor {
         credentialsReloaded,
         lastTriggeredAt: this.lastTriggeredAt.get(tenantId),
         leasesWaitedOn,
+        startedAt,
         waitStartedAt,
         leaseWaitMs: this.settings.leaseWaitMs,
       });

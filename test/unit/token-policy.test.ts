@@ -58,6 +58,8 @@ const deadLease = (now: number, owner = 'holder') => ({ owner, expiresAt: now })
 const context = (over: Partial<CallerContext> = {}): CallerContext => ({
   credentialsReloaded: false,
   leasesWaitedOn: new Set(),
+  // A request that started after every failure in these states, unless a test says otherwise.
+  startedAt: Number.POSITIVE_INFINITY,
   leaseWaitMs: 8_000,
   ...over,
 });
@@ -313,7 +315,16 @@ describe('callerStep: no servable token', () => {
     }
   });
 
-  test('a failure of a lease this request never waited on does not stop it: it fetches', () => {
+  test('a failure recorded after this request started is shared too, although it never waited on that lease', () => {
+    const released = state({ lastFailure: { code: 'UPSTREAM_UNAVAILABLE', at: LATE - 1, leaseOwner: 'other-holder' } });
+    expect(callerStep(released, me, LATE, settings, context({ startedAt: LATE - 2 }))).toEqual({
+      kind: 'fail',
+      failure: { reason: 'holder-failed', code: 'UPSTREAM_UNAVAILABLE' },
+    });
+    expect(callerStep(released, me, LATE, settings, context({ startedAt: LATE - 1 }))).toEqual({ kind: 'fetch', markTokenInDoubt: false });
+  });
+
+  test('a failure of a lease this request never waited on, recorded before it started, does not stop it: it fetches', () => {
     const released = state({ lastFailure: { code: 'UPSTREAM_UNAVAILABLE', at: LATE - 1, leaseOwner: 'earlier-holder' } });
     expect(callerStep(released, me, LATE, settings, context({ leasesWaitedOn: new Set(['holder']) }))).toEqual({
       kind: 'fetch',
