@@ -44,6 +44,12 @@ export interface SimPlan {
   readonly refresherDelayMs: number;
   /** The process that obtained the Nth issued token dies this long after the upstream answered. */
   readonly crashesAfterIssue: ReadonlyArray<{ readonly nth: number; readonly afterMs: number }>;
+  /**
+   * The process that sends the Nth store call dies: while the call is on the wire (`sent`: it
+   * still applies), or just as its answer arrives (`answered`). With the crashes above and at
+   * random moments, this puts a crash at every kind of await the vendor has.
+   */
+  readonly crashesAtStoreCall: ReadonlyArray<{ readonly nth: number; readonly when: 'sent' | 'answered' }>;
   /** Probability that a refresher invocation's container dies mid-run. */
   readonly refresherCrash: number;
   readonly events: readonly SimEvent[];
@@ -110,6 +116,7 @@ export const planArb: fc.Arbitrary<SimPlan> = fc
           malformed: rate(0.1),
           lostAnswer: rate(0.1),
           refreshRejected: rate(0.2),
+          credentialsRejected: rate(0.05),
         }),
         refreshOutages: fc.array(window(240_000), { maxLength: 2 }),
         outages: fc.array(window(60_000), { maxLength: 1 }),
@@ -133,6 +140,10 @@ export const planArb: fc.Arbitrary<SimPlan> = fc
       }),
       refresherDelayMs: fc.integer({ min: 0, max: 2_000 }),
       refresherCrash: rate(0.2),
+      crashesAtStoreCall: fc.array(
+        fc.record({ nth: fc.integer({ min: 1, max: 400 }), when: fc.constantFrom('sent' as const, 'answered' as const) }),
+        { maxLength: 3 },
+      ),
       crashesAfterIssue: fc.array(fc.record({ nth: fc.integer({ min: 1, max: 6 }), afterMs: fc.integer({ min: 0, max: 300 }) }), {
         maxLength: 2,
       }),

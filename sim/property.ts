@@ -12,7 +12,14 @@ import { runPlan } from './world';
 export interface SimOptions {
   /** Replaces the in-memory store (a planted bug, in tests). */
   readonly storeFactory?: (options: ConstructorParameters<typeof InMemoryTokenStore>[0]) => InMemoryTokenStore;
+  /**
+   * How long shrinking a failing plan may take, ms; 0 reports the plan as generated. Shrinking
+   * tries many smaller plans, each a full run: it is for a person reading one failure.
+   */
+  readonly shrinkForMs?: number;
 }
+
+const DEFAULT_SHRINK_MS = 60_000;
 
 export async function violationsOf(plan: SimPlan, options: SimOptions = {}): Promise<Violation[]> {
   return checkInvariants(await runPlan(plan, options));
@@ -27,6 +34,12 @@ export interface SeedFailure {
 
 /** Runs one seed; on failure, shrinks it and returns the shortest failing plan. */
 export async function checkSeed(seed: number, options: SimOptions = {}): Promise<SeedFailure | undefined> {
+  const shrinkForMs = options.shrinkForMs ?? DEFAULT_SHRINK_MS;
+  if (shrinkForMs === 0) {
+    const plan = planOf(seed);
+    const violations = await violationsOf(plan, options);
+    return violations.length === 0 ? undefined : { seed, plan, violations };
+  }
   let last: { plan: SimPlan; violations: Violation[] } | undefined;
   const details = await fc.check(
     fc.asyncProperty(planArb, async (plan) => {
@@ -34,10 +47,11 @@ export async function checkSeed(seed: number, options: SimOptions = {}): Promise
       if (violations.length > 0) last = { plan, violations };
       return violations.length === 0;
     }),
-    { seed, numRuns: 1, endOnFailure: false, maxSkipsPerRun: 0 },
+    // The one run starts at once; the time limit only ever cuts shrinking short.
+    { seed, numRuns: 1, maxSkipsPerRun: 0, interruptAfterTimeLimit: shrinkForMs, markInterruptAsFailure: false },
   );
-  if (!details.failed) return undefined;
-  const plan = details.counterexample![0];
+  if (!details.failed || details.counterexample === null) return last && { seed, ...last };
+  const plan = details.counterexample[0];
   const violations = await violationsOf(plan, options);
   return { seed, plan, violations: violations.length > 0 ? violations : last!.violations };
 }

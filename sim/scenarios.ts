@@ -5,7 +5,7 @@
  */
 import { SIM_SETTINGS, type SimEvent, type SimPlan } from './plan';
 
-const noFaults = { serverError: 0, throttled: 0, hang: 0, malformed: 0, lostAnswer: 0, refreshRejected: 0 };
+const noFaults = { serverError: 0, throttled: 0, hang: 0, malformed: 0, lostAnswer: 0, refreshRejected: 0, credentialsRejected: 0 };
 
 export function basePlan(overrides: Partial<SimPlan> = {}): SimPlan {
   return {
@@ -27,6 +27,7 @@ export function basePlan(overrides: Partial<SimPlan> = {}): SimPlan {
     refresherDelayMs: 200,
     refresherCrash: 0,
     crashesAfterIssue: [],
+    crashesAtStoreCall: [],
     events: [],
     ...overrides,
   };

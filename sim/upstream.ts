@@ -24,6 +24,8 @@ export interface UpstreamFaultRates {
   readonly lostAnswer: number;
   /** … the refresh endpoint says 403 although the token is alive. */
   readonly refreshRejected: number;
+  /** … getAccessToken says 403 (invalid key) for valid credentials, as a misrouted request would. */
+  readonly credentialsRejected: number;
 }
 
 export interface UpstreamPlan {
@@ -182,6 +184,10 @@ export class SimUpstream {
             return answer(() => {
               throw new UpstreamRefreshRejected();
             });
+          case 'credentials-rejected':
+            return answer(() => {
+              throw new UpstreamRejectedCredentials();
+            });
         }
         if (this.appKeys.get(tenantId) !== credentials.appKey) {
           return answer(() => {
@@ -217,6 +223,7 @@ export class SimUpstream {
       ['malformed', f.malformed],
       ['lost-answer', f.lostAnswer],
       ['refresh-rejected', operation === 'refreshToken' ? f.refreshRejected : 0],
+      ['credentials-rejected', operation === 'getAccessToken' ? f.credentialsRejected : 0],
     ];
     let acc = 0;
     for (const [name, p] of table) {

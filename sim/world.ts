@@ -139,17 +139,25 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
     appKeys,
   );
 
+  let storeCallCount = 0;
   /** The store as one container reaches it: latency both ways, nothing answered to the dead. */
-  const storeFor = (alive: () => boolean): TokenStore => {
+  const storeFor = (alive: () => boolean, crashCaller: () => void): TokenStore => {
     const leg = () => 1 + Math.floor(random() * plan.store.latencyMs);
     const via = <A extends unknown[], R>(operation: StoreOperation, call: (...args: A) => Promise<R>) =>
       (...args: A): Promise<R> =>
         new Promise<R>((resolve, reject) => {
           storeCalls.set(operation, (storeCalls.get(operation) ?? 0) + 1);
+          const nth = ++storeCallCount;
+          const crash = plan.crashesAtStoreCall.find((c) => c.nth === nth);
           const request = context.getStore();
+          if (crash?.when === 'sent') crashCaller();
           loop.schedule(leg(), () => {
             const before = snapshotAll();
-            const settle = (deliver: () => void) => loop.schedule(leg(), () => alive() && deliver());
+            const settle = (deliver: () => void) =>
+              loop.schedule(leg(), () => {
+                if (crash?.when === 'answered') crashCaller();
+                if (alive()) deliver();
+              });
             call(...args).then(
               (value) => {
                 recordChanges(before);
@@ -239,7 +247,7 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
     const tenantOf = (credentials: TenantCredentials) => [...appKeys].find(([, key]) => key === credentials.appKey)![0];
     (container as { vendor: TokenVendor }).vendor = new TokenVendor({
       credentials: credentialsFor(secretMaxAgeMs, clock, alive),
-      store: storeFor(alive),
+      store: storeFor(alive, () => crashByName(name)),
       upstream: upstream.port(
         (credentials) => {
           const tenantId = tenantOf(credentials);
@@ -315,16 +323,7 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
     for (const crash of plan.crashesAfterIssue) {
       if (crash.nth !== count) continue;
       loop.schedule(plan.upstream.latencyMs + crash.afterMs, () => {
-        const name = requests.find((r) => r.id === origin)?.container ?? origin;
-        const index = containers.findIndex((c) => c.name === name);
-        if (index >= 0) crashContainer(index);
-        else {
-          const refresher = refreshers.get(name ?? '');
-          if (refresher?.alive) {
-            refresher.alive = false;
-            log(`${name} crashed`);
-          }
-        }
+        crashByName(requests.find((r) => r.id === origin)?.container ?? origin);
       });
     }
   };
@@ -336,6 +335,15 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
     containers[index] = newContainer(`c${index}.${generations[index]}`, plan.skewsMs[index] ?? 0, plan.secretMaxAgesMs[index] ?? 0, refreshTrigger);
   };
   for (let i = 0; i < plan.containers; i++) spawn(i);
+  function crashByName(name: string | undefined) {
+    const index = containers.findIndex((c) => c.name === name && c.alive);
+    if (index >= 0) return crashContainer(index);
+    const refresher = refreshers.get(name ?? '');
+    if (refresher?.alive) {
+      refresher.alive = false;
+      log(`${name} crashed`);
+    }
+  }
   function crashContainer(index: number) {
     const dying = containers[index]!;
     dying.alive = false;
