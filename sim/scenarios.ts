@@ -91,7 +91,11 @@ export const HOLES: Record<string, SimPlan> = {
     containers: 4,
     skewsMs: [0, 0, 0, 0],
     secretMaxAgesMs: [0, 0, 0, 0],
-    store: { ...basePlan().store, rates: { throttle: 0, reject: 0, 'lost-answer': 0, 'omit-item': 1 } },
-    events: [...steadyTraffic(0, 200, 2, 4), ...steadyTraffic(1_000, 30_000, 500, 4)],
+    // Every container reads "no token" before any lease lands, so all four race for it.
+    store: { ...basePlan().store, latencyMs: 20, rates: { throttle: 0, reject: 0, 'lost-answer': 0, 'omit-item': 1 } },
+    events: [
+      ...[0, 1, 2, 3].flatMap((container) => Array.from({ length: 5 }, () => ({ kind: 'vend' as const, at: 0, container, tenant: 0 }))),
+      ...steadyTraffic(1_000, 30_000, 500, 4),
+    ],
   }),
 };
