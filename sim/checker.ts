@@ -71,10 +71,12 @@ export function checkInvariants(history: SimHistory): Violation[] {
       else if (r.endedAt - r.startedAt > I5_BOUND_MS) fail('I5', `${label} took ${r.endedAt - r.startedAt} ms`);
     }
     if (r.errorCode?.startsWith('UNEXPECTED')) fail('I5', `${label} failed unexpectedly: ${r.errorCode}`);
-    // I5: a token the upstream delivered to this request's own call reaches its caller, stored or not.
+    // I5: a token the upstream delivered to this request's own call reaches its caller, stored or
+    // not, unless I2 forbids it: a newer secret version was recorded before the answer.
     if (!r.crashed && r.kind === 'vend' && r.errorCode !== undefined) {
-      const delivered = [...history.upstream.issued.values()].some((t) => t.origin === r.id && t.deliveredAt !== undefined);
-      if (delivered) fail('I5', `${label} obtained a token from the upstream but answered ${r.errorCode}`);
+      const delivered = [...history.upstream.issued.values()].filter((t) => t.origin === r.id && t.deliveredAt !== undefined);
+      const servable = delivered.filter((t) => t.rank >= rankRecordedBefore(r.tenantId, r.endedAt! + 1));
+      if (servable.length > 0) fail('I5', `${label} obtained a token from the upstream but answered ${r.errorCode}`);
     }
     if (r.kind !== 'vend' || r.answer === undefined) continue;
     const x = history.upstream.issued.get(r.answer.accessToken);

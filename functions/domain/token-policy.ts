@@ -296,6 +296,14 @@ export function afterFailedRetire(
   return { kind: 'try-again' };
 }
 
+/**
+ * Whether a container recorded a newer secret version than the one `token` was issued for, while
+ * its holder was getting it: then it goes to no caller, stored or not (I2, rotation).
+ */
+export function outdatedBySecret(state: TenantTokenState | undefined, token: Pick<CachedToken, 'credentialRank'>): boolean {
+  return state !== undefined && state.credentialRank > token.credentialRank;
+}
+
 export type StoreOutcome = 'stored' | 'retry' | 'lost';
 
 /**

@@ -24,6 +24,7 @@ import { credentialFingerprint } from './fingerprint';
 import {
   afterFailedRetire,
   afterFailedStore,
+  outdatedBySecret,
   backoffDelay,
   callerStep,
   DEPENDENCY_RETRY_BASE_MS,
@@ -382,8 +383,10 @@ export class TokenVendor {
       keepItemUntil: Math.max(lease.expiresAt, state.token?.expireTime ?? 0),
     };
     const acquired = await this.write('acquireLease', actUntil, () => this.store.acquireLease(tenantId, request));
+    // The engine sent the item that won: lost, no need to read it again.
+    if (acquired !== undefined && !acquired.ok && acquired.state !== undefined) return { kind: 'lost' };
     if (!acquired?.ok) {
-      // Lost, or the answer never came: the lease is ours only if the item says so.
+      // The answer never came, or came without the item: the lease is ours only if the item says so.
       const now = await this.readTable(tenantId, this.readSeq + 1, deadline);
       if (now.lease?.owner !== lease.owner) return { kind: 'lost' };
     }
@@ -415,15 +418,12 @@ export class TokenVendor {
     actUntil: number,
     handOut: boolean,
   ): Promise<LeaseOutcome> {
+    // A newer secret version recorded meanwhile (seen in any answer) keeps the token from callers.
+    let outdated = false;
     for (let attempt = 0; this.clock.now() < actUntil; attempt++) {
-      let result: WriteResult | undefined;
-      try {
-        result = await this.store.storeToken(tenantId, owner, token);
-      } catch (error) {
-        if (!isTransientDependencyError(error)) throw error;
-        this.events.storeRetried('storeToken');
-      }
-      if (result?.ok) return { kind: 'stored', token: result.state.token! };
+      const result = await this.write('storeToken', actUntil, () => this.store.storeToken(tenantId, owner, token));
+      outdated ||= outdatedBySecret(result?.state, token);
+      if (result?.ok) return outdated ? { kind: 'lost' } : { kind: 'stored', token: result.state.token! };
       let state = result?.state;
       if (state === undefined) {
         try {
@@ -432,8 +432,9 @@ export class TokenVendor {
           if (!isTransientDependencyError(error)) throw error;
         }
       }
+      outdated ||= outdatedBySecret(state, token);
       const outcome = afterFailedStore(state, owner, token.accessToken);
-      if (outcome === 'stored') return { kind: 'stored', token: state!.token! };
+      if (outcome === 'stored') return outdated ? { kind: 'lost' } : { kind: 'stored', token: state!.token! };
       if (outcome === 'lost') {
         this.events.notice('lease lost before the token was stored', { tenantId });
         return { kind: 'lost' };
@@ -442,8 +443,9 @@ export class TokenVendor {
       if (this.clock.now() + delay >= actUntil) break;
       await this.timers.sleep(delay);
     }
-    // Nobody waits for it: the token is dropped, and the lease runs out, leaving the old token in doubt.
-    if (!handOut) return { kind: 'failed', error: new DependencyUnavailable('DynamoDB') };
+    // Nobody waits for it (or it may go to nobody): the token is dropped, and the lease runs out,
+    // leaving the old token in doubt.
+    if (!handOut || outdated) return { kind: 'failed', error: new DependencyUnavailable('DynamoDB') };
     this.events.handedOutUnstored();
     return { kind: 'unstored', token: { ...token, version: 0 } };
   }
@@ -490,10 +492,8 @@ export class TokenVendor {
             : await this.upstream.getAccessToken(credentials, signal);
       } catch (error) {
         this.events.upstreamCall(operation, 'failed', this.clock.now() - startedAt);
-        if (!(error instanceof UpstreamUnavailable) && !(error instanceof UpstreamRefreshRejected) && !(error instanceof UpstreamRejectedCredentials)) {
-          throw error;
-        }
-        if (error instanceof UpstreamRejectedCredentials) throw error;
+        // Rejected credentials (403 from getAccessToken) and unknown errors end the lease's attempts.
+        if (!(error instanceof UpstreamUnavailable) && !(error instanceof UpstreamRefreshRejected)) throw error;
         lastError = error;
         if (operation === 'refreshToken') refreshFailed = true;
         // A 403 from refresh is an answer, not an outage: go straight to getAccessToken.

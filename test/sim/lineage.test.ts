@@ -39,6 +39,15 @@ test('the seed budget catches a planted bug: the lease condition removed', async
   expect(failure!.violations.map((v) => v.invariant)).toContain('I1');
 }, 240_000);
 
+/**
+ * Seeds that once broke an invariant, each named by what it found; they must keep holding.
+ * 2018687: a holder with an older cached secret handed its token (unstored, DynamoDB failing) to
+ * requests that started after another container had recorded the newer secret version.
+ */
+test.each([2018687])('regression seed %i holds', async (seed) => {
+  expect(await checkSeeds(seed, 1, { shrinkForMs: 0 })).toBeUndefined();
+});
+
 describe('the reported holes stay closed', () => {
   test.each(Object.keys(HOLES))('%s', async (name) => {
     const history = await runPlan(HOLES[name]!, { trace: true });

@@ -7,6 +7,8 @@
 import { LEASE_GUARD_MS, leaseDurationMs } from '../../functions/domain/lease-timing';
 import {
   afterFailedRetire,
+  afterFailedStore,
+  outdatedBySecret,
   assessToken,
   backoffDelay,
   callerStep,
@@ -467,5 +469,29 @@ describe('lease timing', () => {
     expect(invalidationRetryAfterSeconds(T0, T0 + 1000, 30_000)).toBe(29);
     expect(invalidationRetryAfterSeconds(T0, T0 + 29_999, 30_000)).toBe(1);
     expect(invalidationRetryAfterSeconds(T0, T0 + 60_000, 30_000)).toBe(1);
+  });
+});
+
+describe('outdatedBySecret', () => {
+  test('a token goes to no caller once a newer secret version than its own was recorded', () => {
+    expect(outdatedBySecret(state({ credentialRank: RANK + 1 }), { credentialRank: RANK })).toBe(true);
+    expect(outdatedBySecret(state({ credentialRank: RANK }), { credentialRank: RANK })).toBe(false);
+    expect(outdatedBySecret(undefined, { credentialRank: RANK })).toBe(false);
+  });
+});
+
+describe('afterFailedStore', () => {
+  test('no item in the answer is a question: retry', () => {
+    expect(afterFailedStore(undefined, 'me', 'new-token')).toBe('retry');
+  });
+  test('the item holds our token: a write whose answer was lost landed', () => {
+    expect(afterFailedStore(withToken({ accessToken: 'new-token' }), 'me', 'new-token')).toBe('stored');
+  });
+  test('the lease is still ours: retry the write', () => {
+    expect(afterFailedStore(state({ lease: { owner: 'me', expiresAt: 1 } }), 'me', 'new-token')).toBe('retry');
+  });
+  test('somebody else holds the lease, or nobody: lost', () => {
+    expect(afterFailedStore(state({ lease: { owner: 'other', expiresAt: 1 } }), 'me', 'new-token')).toBe('lost');
+    expect(afterFailedStore(state(), 'me', 'new-token')).toBe('lost');
   });
 });
