@@ -3,6 +3,7 @@ import {
   AccessLogFormat,
   AuthorizationType,
   EndpointType,
+  type JsonSchema,
   JsonSchemaType,
   JsonSchemaVersion,
   LambdaIntegration,
@@ -20,6 +21,8 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { STATUS_BY_CODE } from '../functions/token/error-response';
+import { ERROR_ANSWER_SCHEMA, TOKEN_ANSWER_SCHEMA } from '../functions/token/response-schemas';
 
 /** The service's error shape, for errors that API Gateway answers before the function runs. */
 export interface GatewayError {
@@ -192,10 +195,30 @@ export class TokenApi extends Construct {
       },
     });
     const integration = new LambdaIntegration(props.tokenFunction, { proxy: true, allowTestInvoke: false });
+    // Both routes answer a token on 200 (invalidate: the one to use instead of the reported one).
+    // The proxy integration passes answers through; the models document them for exported
+    // OpenAPI definitions and generated SDKs.
+    const tokenModel = new Model(this, 'TokenModel', {
+      restApi: this.api,
+      contentType: 'application/json',
+      description: 'A token answer',
+      schema: jsonSchema(TOKEN_ANSWER_SCHEMA),
+    });
+    const errorModel = new Model(this, 'ErrorModel', {
+      restApi: this.api,
+      contentType: 'application/json',
+      description: 'Every error answer: {"error":{"code","message","requestId"}}',
+      schema: jsonSchema(ERROR_ANSWER_SCHEMA),
+    });
+    const errorStatuses = [...new Set([...Object.values(STATUS_BY_CODE), 403, 429, 504])].sort((a, b) => a - b);
     const methodOptions = {
       authorizationType: AuthorizationType.IAM,
       requestValidator: validator,
       requestParameters: { 'method.request.path.tenantId': true },
+      methodResponses: [
+        { statusCode: '200', responseModels: { 'application/json': tokenModel } },
+        ...errorStatuses.map((status) => ({ statusCode: String(status), responseModels: { 'application/json': errorModel } })),
+      ],
     };
     const token = this.api.root.addResource('tenants').addResource('{tenantId}').addResource('token');
     this.getTokenMethod = token.addMethod('GET', integration, methodOptions);
@@ -293,4 +316,9 @@ function resourcePolicy(allowedAccountIds: readonly string[], vpcEndpointIds: re
     );
   }
   return new PolicyDocument({ statements });
+}
+
+/** A plain JSON Schema (draft 4) as the CDK's `JsonSchema`, whose `type` is an enum of the same strings. */
+function jsonSchema(schema: object): JsonSchema {
+  return { schema: JsonSchemaVersion.DRAFT4, ...(schema as JsonSchema) };
 }

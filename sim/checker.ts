@@ -39,7 +39,7 @@ export function checkInvariants(history: SimHistory): Violation[] {
     const record = history.upstream.issued.get(accessToken);
     if (record?.deliveredAt === undefined) return undefined;
     const stored = history.changes.find((c) => c.kind === 'stored' && c.accessToken === accessToken)?.at;
-    const handed = history.requests.filter((r) => r.kind === 'vend' && r.token === accessToken && r.endedAt !== undefined).map((r) => r.endedAt!);
+    const handed = history.requests.filter((r) => r.token === accessToken && r.endedAt !== undefined).map((r) => r.endedAt!);
     const leaseEnd = record.leaseExpiresAt === undefined ? undefined : record.leaseExpiresAt + SKEW_TOLERANCE_MS;
     const candidates = [stored, ...handed, leaseEnd].filter((t): t is number => t !== undefined);
     return candidates.length === 0 ? undefined : Math.min(...candidates);
@@ -59,7 +59,7 @@ export function checkInvariants(history: SimHistory): Violation[] {
   const invalidatedAt = new Map<string, number>();
   for (const r of history.requests) {
     if (r.kind === 'invalidate' && r.outcome !== undefined && r.endedAt !== undefined) {
-      invalidatedAt.set(r.token!, Math.min(invalidatedAt.get(r.token!) ?? Infinity, r.endedAt));
+      invalidatedAt.set(r.reported!, Math.min(invalidatedAt.get(r.reported!) ?? Infinity, r.endedAt));
     }
   }
 
@@ -73,12 +73,14 @@ export function checkInvariants(history: SimHistory): Violation[] {
     if (r.errorCode?.startsWith('UNEXPECTED')) fail('I5', `${label} failed unexpectedly: ${r.errorCode}`);
     // I5: a token the upstream delivered to this request's own call reaches its caller, stored or
     // not, unless I2 forbids it: a newer secret version was recorded before the answer.
-    if (!r.crashed && r.kind === 'vend' && r.errorCode !== undefined) {
+    if (!r.crashed && r.errorCode !== undefined) {
       const delivered = [...history.upstream.issued.values()].filter((t) => t.origin === r.id && t.deliveredAt !== undefined);
       const servable = delivered.filter((t) => t.rank >= rankRecordedBefore(r.tenantId, r.endedAt! + 1));
       if (servable.length > 0) fail('I5', `${label} obtained a token from the upstream but answered ${r.errorCode}`);
     }
-    if (r.kind !== 'vend' || r.answer === undefined) continue;
+    if (r.answer === undefined) continue;
+    // I4: a report is answered with the token to use instead, never with the reported one.
+    if (r.kind === 'invalidate' && r.answer.accessToken === r.reported) fail('I4', `${label} was answered with the token it reported`);
     const x = history.upstream.issued.get(r.answer.accessToken);
     if (x === undefined) {
       fail('I2', `${label} was answered with a token the upstream never issued`);

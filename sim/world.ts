@@ -46,7 +46,9 @@ export interface RequestRecord {
   readonly container: string;
   readonly startedAt: number;
   endedAt?: number;
-  /** The token answered, for vend; the token reported, for invalidate. */
+  /** The token reported, for invalidate. */
+  readonly reported?: string;
+  /** The token answered (for invalidate: the one to use instead of the reported one). */
   token?: string;
   answer?: VendedToken;
   outcome?: 'retired' | 'stale';
@@ -365,7 +367,7 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
       startedAt: loop.now,
       crashed: false,
       storeFaults: 0,
-      ...(reported && { token: reported }),
+      ...(reported && { reported }),
     };
     requests.push(record);
     log(`${record.id} ${kind} ${tenantId} on ${container.name}${reported ? ` reporting ${reported}` : ''}`);
@@ -376,15 +378,14 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
       (result) => {
         if (!container.alive) return;
         record.endedAt = loop.now;
-        if (typeof result === 'string') record.outcome = result;
-        else {
-          record.answer = result;
-          record.token = result.accessToken;
-          const list = held.get(tenantId) ?? [];
-          if (list[list.length - 1] !== result.accessToken) list.push(result.accessToken);
-          held.set(tenantId, list);
-        }
-        log(`${record.id} answered ${typeof result === 'string' ? result : result.accessToken}`);
+        const answer = 'outcome' in result ? result.token : result;
+        if ('outcome' in result) record.outcome = result.outcome;
+        record.answer = answer;
+        record.token = answer.accessToken;
+        const list = held.get(tenantId) ?? [];
+        if (list[list.length - 1] !== answer.accessToken) list.push(answer.accessToken);
+        held.set(tenantId, list);
+        log(`${record.id} answered ${'outcome' in result ? `${result.outcome}, ` : ''}${answer.accessToken}`);
       },
       (error) => {
         if (!container.alive) return;

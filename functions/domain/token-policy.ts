@@ -124,7 +124,9 @@ export type CallerFailure =
   /** The wait bound passed while somebody else still held the lease. */
   | { readonly reason: 'wait-timed-out'; readonly retryAfterSeconds: number }
   /** Secrets Manager keeps returning an older version than one already recorded (a rollback of AWSCURRENT). */
-  | { readonly reason: 'credentials-behind' };
+  | { readonly reason: 'credentials-behind' }
+  /** After a report, the only token to be had is the reported one: the upstream issued it again. */
+  | { readonly reason: 'reported-token-reissued' };
 
 /** The one decision a caller's request makes on every state it reads. */
 export function callerStep(
@@ -294,6 +296,19 @@ export function afterFailedRetire(
     return { kind: 'rate-limited', retryAfterSeconds: invalidationRetryAfterSeconds(state.lastInvalidatedAt, now, minIntervalMs) };
   }
   return { kind: 'try-again' };
+}
+
+/**
+ * What a caller who reported `reportedToken` rejected is answered, once the report was handled and
+ * `vended` is the token a request starting now gets. Never the reported token: the caller has just
+ * been told it does not work. It can only come back if the upstream issued the same string again,
+ * and then the caller is told to try again rather than handed what it reported.
+ */
+export function answerToReport(
+  reportedToken: string,
+  vended: string,
+): { readonly kind: 'answer' } | { readonly kind: 'fail'; readonly failure: CallerFailure } {
+  return vended === reportedToken ? { kind: 'fail', failure: { reason: 'reported-token-reissued' } } : { kind: 'answer' };
 }
 
 /**

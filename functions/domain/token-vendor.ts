@@ -24,6 +24,7 @@ import { credentialFingerprint } from './fingerprint';
 import {
   afterFailedRetire,
   afterFailedStore,
+  answerToReport,
   outdatedBySecret,
   backoffDelay,
   callerStep,
@@ -96,6 +97,15 @@ export interface TokenVendorDependencies {
 
 export type WarmOutcome = 'refreshed' | 'skipped' | 'failed';
 
+/** Whether a report retired the current token, or was about a token that was no longer current. */
+export type InvalidationOutcome = 'retired' | 'stale';
+
+/** What an invalidation answers: the token to use instead of the reported one. */
+export interface InvalidationAnswer {
+  readonly outcome: InvalidationOutcome;
+  readonly token: VendedToken;
+}
+
 /** How one lease ended. */
 type LeaseOutcome =
   /** The new token is in the table. */
@@ -122,7 +132,8 @@ const defaultNewId = () =>
  * @example
  * const vendor = new TokenVendor({ credentials, store, upstream, refresher, settings });
  * const { accessToken, expireTime } = await vendor.vend('acme');
- * await vendor.invalidate('acme', accessToken); // Ekuaibao answered 403
+ * // Ekuaibao answered 403: report the token, and use the one that comes back.
+ * const { token: replacement } = await vendor.invalidate('acme', accessToken);
  */
 export class TokenVendor {
   private readonly credentials: CredentialSource;
@@ -158,7 +169,11 @@ export class TokenVendor {
   /** A token the caller may use until the returned `expireTime`. */
   async vend(tenantId: string): Promise<VendedToken> {
     const startedAt = this.clock.now();
-    const deadline = startedAt + this.settings.requestBudgetMs;
+    return this.vendUntil(tenantId, startedAt, startedAt + this.settings.requestBudgetMs);
+  }
+
+  /** `vend` for a request that started at `startedAt` and must be answered by `deadline`. */
+  private async vendUntil(tenantId: string, startedAt: number, deadline: number): Promise<VendedToken> {
     // Only reads sent after this moment may answer this request (README, I2 and I4). Reads of
     // requests that waited share that floor, so that a crowd of waiters shares its reads.
     const startedFrom = this.readSeq + 1;
@@ -264,12 +279,25 @@ export class TokenVendor {
   }
 
   /**
-   * A caller reports `accessToken` rejected. Only the token currently stored is retired, so a late
-   * report about an older token changes nothing.
+   * A caller reports `accessToken` rejected, and is answered with the token to use instead: the
+   * replacement when the reported token was current (retired here, and a new one obtained through
+   * the same lease as every other caller's), or the current token when the report was stale. Only
+   * the token currently stored is retired, so a late report about an older token changes nothing.
+   * The answer is never the reported token.
    * @throws InvalidationRateLimited when the tenant's token was retired moments ago.
    */
-  async invalidate(tenantId: string, accessToken: string): Promise<'retired' | 'stale'> {
+  async invalidate(tenantId: string, accessToken: string): Promise<InvalidationAnswer> {
     const deadline = this.clock.now() + this.settings.requestBudgetMs;
+    const outcome = await this.retire(tenantId, accessToken, deadline);
+    // The replacement is vended as a request that starts now, after the retire: its reads are sent
+    // after the retire was answered, so they cannot show the reported token as current.
+    const token = await this.vendUntil(tenantId, this.clock.now(), deadline);
+    const answer = answerToReport(accessToken, token.accessToken);
+    if (answer.kind === 'fail') throw failureAsError(answer.failure, tenantId);
+    return { outcome, token };
+  }
+
+  private async retire(tenantId: string, accessToken: string, deadline: number): Promise<InvalidationOutcome> {
     await this.dependency('GetSecretValue', deadline, () => this.credentials.get(tenantId));
     for (let attempt = 0; ; attempt++) {
       const now = this.clock.now();
@@ -613,6 +641,8 @@ function failureAsError(failure: CallerFailure, tenantId: string): Error {
         : new UpstreamUnavailable('the request that was fetching this token failed');
     case 'wait-timed-out':
       return new TokenRefreshInProgress(failure.retryAfterSeconds);
+    case 'reported-token-reissued':
+      return new UpstreamUnavailable('the upstream issued the reported token again; try again shortly', 1);
     case 'credentials-behind':
       return new TenantMisconfigured(
         tenantId,

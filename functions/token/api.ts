@@ -56,10 +56,11 @@ export function createTokenApi(dependencies: TokenApiDependencies) {
       }
       case 'invalidateToken': {
         const { accessToken } = parseInvalidateBody(event);
-        const outcome = await vendor.invalidate(tenantId, accessToken);
+        const { outcome, token } = await vendor.invalidate(tenantId, accessToken);
         metrics.addMetric(METRIC.invalidations, MetricUnit.Count, 1);
         logger.info('invalidation reported', { outcome });
-        return { statusCode: 204, headers: { 'Cache-Control': 'no-store' }, body: '' };
+        // The token to use instead of the reported one: a caller recovers in one round trip.
+        return { statusCode: 200, headers: { ...BASE_HEADERS }, body: JSON.stringify(token) };
       }
     }
   };

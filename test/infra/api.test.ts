@@ -7,6 +7,7 @@ import { EkuaibaoTokenVending } from '../../lib/token-vending';
 import { HARDENED_CONTEXT } from './support/contexts';
 import { logicalIdsOfType, synthesize, tempOutdir, type Synthesized } from './support/synth';
 import { render, resourceAt } from './support/template';
+import { TOKEN_ANSWER_SCHEMA } from '../../functions/token/response-schemas';
 
 let standard: Synthesized;
 let hardened: Synthesized;
@@ -65,6 +66,20 @@ describe('routes', () => {
       Schema: Match.objectLike({ required: ['accessToken'], properties: { accessToken: Match.objectLike({ type: 'string' }) } }),
     });
   });
+});
+
+test('both routes document a token answer on 200 and the error shape on every error status', () => {
+  const models = standard.template.findResources('AWS::ApiGateway::Model');
+  const idOf = (title: string) => Object.keys(models).find((id) => models[id]!.Properties.Schema.title === title)!;
+  expect(models[idOf('Token')]!.Properties.Schema.required).toEqual([...TOKEN_ANSWER_SCHEMA.required]);
+  const methods = standard.template.findResources('AWS::ApiGateway::Method', { Properties: { AuthorizationType: 'AWS_IAM' } });
+  expect(Object.keys(methods)).toHaveLength(2);
+  for (const method of Object.values(methods)) {
+    const responses = method.Properties.MethodResponses as Array<{ StatusCode: string; ResponseModels: Record<string, { Ref: string }> }>;
+    const modelOf = (status: string) => responses.find((r) => r.StatusCode === status)?.ResponseModels['application/json']?.Ref;
+    expect(modelOf('200')).toBe(idOf('Token'));
+    for (const status of ['400', '403', '404', '429', '500', '502', '503', '504']) expect(modelOf(status)).toBe(idOf('Error'));
+  }
 });
 
 describe('errors answered by API Gateway', () => {

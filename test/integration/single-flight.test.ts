@@ -17,6 +17,7 @@ import {
   uniqueTableName,
   type SecretValue,
 } from '../support/harness';
+import { TOKEN_ANSWER_SCHEMA } from '../../functions/token/response-schemas';
 
 const CREDENTIAL = { appKey: 'fake-app-key-1', appSecurity: 'fake-app-security-1', corporationId: 'FAKEcorp0001' };
 const MINUTE = 60_000;
@@ -354,7 +355,7 @@ describe('refresh ahead', () => {
 });
 
 describe('POST /tenants/{tenantId}/token/invalidate', () => {
-  test('retires only the current token; a stale report is a no-op; both 204', async () => {
+  test('retires only the current token and answers its replacement; a stale report changes nothing and answers the current token', async () => {
     const clock = new ManualClock();
     await startUpstream({ now: () => clock.now(), newTokenInvalidatesOld: true });
     const [a, b] = await containers(2, uniqueTableName('invalidate'), {}, clock);
@@ -362,10 +363,14 @@ describe('POST /tenants/{tenantId}/token/invalidate', () => {
     await b!.invoke('GET', '/tenants/acme/token');
 
     const report = await b!.invoke('POST', '/tenants/acme/token/invalidate', JSON.stringify({ accessToken: first.json.accessToken }));
-    expect(report.statusCode).toBe(204);
-    expect(report.body).toBe('');
+    expect(report.statusCode).toBe(200);
+    expect(report.headers['Cache-Control']).toBe('no-store');
+    expect(Object.keys(report.json).sort()).toEqual([...TOKEN_ANSWER_SCHEMA.required].sort());
+    expect(report.json.accessToken).not.toBe(first.json.accessToken);
+    // The answer is the replacement every other caller now gets.
     const second = await b!.invoke('GET', '/tenants/acme/token');
-    expect(second.json.accessToken).not.toBe(first.json.accessToken);
+    expect(second.json).toEqual(report.json);
+    expect((await a!.invoke('GET', '/tenants/acme/token')).json).toEqual(report.json);
     // A retired token is replaced through getAccessToken, not refreshed.
     expect(simulator.counters()).toMatchObject({ getAccessToken: 2, refreshToken: 0 });
     expect(await tokenWorks(second.json.accessToken)).toBe(true);
@@ -373,7 +378,8 @@ describe('POST /tenants/{tenantId}/token/invalidate', () => {
 
     clock.advance(MINUTE);
     const stale = await a!.invoke('POST', '/tenants/acme/token/invalidate', JSON.stringify({ accessToken: first.json.accessToken }));
-    expect(stale.statusCode).toBe(204);
+    expect(stale.statusCode).toBe(200);
+    expect(stale.json.accessToken).toBe(second.json.accessToken);
     expect((await a!.invoke('GET', '/tenants/acme/token')).json.accessToken).toBe(second.json.accessToken);
     expect(simulator.counters().getAccessToken).toBe(2);
   });
@@ -386,15 +392,14 @@ describe('POST /tenants/{tenantId}/token/invalidate', () => {
       const current = await container!.invoke('GET', '/tenants/acme/token');
       return container!.invoke('POST', '/tenants/acme/token/invalidate', JSON.stringify({ accessToken: current.json.accessToken }));
     };
-    expect((await invalidate()).statusCode).toBe(204);
+    expect((await invalidate()).statusCode).toBe(200);
     clock.advance(10_000);
     const limited = await invalidate();
     expect([limited.statusCode, limited.json.error.code]).toEqual([429, 'INVALIDATION_RATE_LIMITED']);
     expect(limited.headers['Retry-After']).toBe('20');
     expect(simulator.counters().getAccessToken).toBe(2);
     clock.advance(20_000);
-    expect((await invalidate()).statusCode).toBe(204);
-    await container!.invoke('GET', '/tenants/acme/token');
+    expect((await invalidate()).statusCode).toBe(200);
     expect(simulator.counters().getAccessToken).toBe(3);
   });
 

@@ -4,7 +4,8 @@
  * and invalidations, against the real DynamoDB adapter on DynamoDB Local. Whatever happens:
  * - no caller is ever served a token past its safety margin;
  * - no caller, on any container, is ever served a token once its invalidation has answered (no
- *   container keeps tokens in memory: every request reads the table);
+ *   container keeps tokens in memory: every request reads the table), and a report is answered
+ *   with a token other than the reported one;
  * - never two upstream calls for one tenant at once, counting the refreshes that callers of
  *   refresh-due tokens start in the background;
  * - with a servable token in the table, upstream failures never reach callers;
@@ -33,7 +34,7 @@ const settings: TokenVendorSettings = loadConfig({ TABLE_NAME: 'model' }).vendor
 type Outcome = 'ok' | 'unavailable' | 'reject' | 'refresh-403';
 
 /** What the runs exercised, over all of them: the properties mean little if these stay at 0. */
-const exercised = { refreshesIssued: 0, retirements: 0, servedAfterARetirement: 0, callerErrors: 0 };
+const exercised = { refreshesIssued: 0, retirements: 0, replacementsAnswered: 0, servedAfterARetirement: 0, callerErrors: 0 };
 
 /** An upstream whose answers the commands choose; it records concurrency and every token issued. */
 class ScriptedUpstream implements UpstreamAuth {
@@ -170,19 +171,41 @@ class Invalidate implements fc.AsyncCommand<Model, World> {
   constructor(readonly container: number) {}
   check = () => true;
   async run(_m: Model, w: World): Promise<void> {
-    if (w.lastServed === undefined) return;
+    const reported = w.lastServed;
+    if (reported === undefined) return;
     const state = await w.store.read(w.tenantId);
-    const isCurrent = state.token?.accessToken === w.lastServed && state.token.retiredAt === undefined;
+    const isCurrent = state.token?.accessToken === reported && state.token.retiredAt === undefined;
+    const healthy = w.upstream.outcome === 'ok';
     try {
-      const outcome = await w.vendors[this.container]!.invalidate(w.tenantId, w.lastServed);
+      const { outcome, token } = await w.vendors[this.container]!.invalidate(w.tenantId, reported);
       expect(outcome).toBe(isCurrent ? 'retired' : 'stale');
       if (outcome === 'retired') {
-        w.retired.set(w.lastServed, { at: w.clock.now(), by: this.container });
+        w.retired.set(reported, { at: w.clock.now(), by: this.container });
         exercised.retirements++;
       }
+      // The answer is a token like any other caller's: never the reported one, never a retired one.
+      expect(token.accessToken).not.toBe(reported);
+      expect(w.retired.has(token.accessToken)).toBe(false);
+      expect(token.expireTime).toBeGreaterThan(w.clock.now());
+      exercised.replacementsAnswered++;
+      w.lastServed = token.accessToken;
     } catch (error) {
-      expect((error as VendingError).code).toBe('INVALIDATION_RATE_LIMITED');
-      expect(isCurrent).toBe(true);
+      const code = (error as VendingError).code;
+      if (code === 'INVALIDATION_RATE_LIMITED') {
+        expect(isCurrent).toBe(true);
+        return;
+      }
+      // The report was taken, but no replacement could be had: only when the upstream failed.
+      expect(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_REJECTED_CREDENTIALS']).toContain(code);
+      expect(healthy).toBe(false);
+      const after = await w.store.read(w.tenantId);
+      if (isCurrent && after.token?.accessToken === reported && after.token.retiredAt !== undefined) {
+        w.retired.set(reported, { at: w.clock.now(), by: this.container });
+        exercised.retirements++;
+      }
+    } finally {
+      await Promise.all(w.refreshers.map((r) => r.idle()));
+      expect(w.upstream.maxInFlight).toBeLessThanOrEqual(1);
     }
   }
   toString = () => `Invalidate(${this.container})`;
@@ -266,6 +289,7 @@ test('the vendor keeps its guarantees under any interleaving', async () => {
     );
     expect(exercised.refreshesIssued).toBeGreaterThan(0);
     expect(exercised.retirements).toBeGreaterThan(0);
+    expect(exercised.replacementsAnswered).toBeGreaterThan(0);
     expect(exercised.servedAfterARetirement).toBeGreaterThan(0);
     expect(exercised.callerErrors).toBeGreaterThan(0);
   } finally {

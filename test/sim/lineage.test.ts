@@ -7,7 +7,7 @@ import { checkInvariants } from '../../sim/checker';
 import { InMemoryTokenStore } from '../../sim/in-memory-token-store';
 import { checkSeeds } from '../../sim/property';
 import { FIRST_SERVABLE_END, HOLES } from '../../sim/scenarios';
-import { runPlan } from '../../sim/world';
+import { runPlan, type SimHistory } from '../../sim/world';
 import type { LeaseRequest, WriteResult } from '../../functions/domain/types';
 
 const SEED_BUDGET = 6_000;
@@ -38,6 +38,35 @@ test('the seed budget catches a planted bug: the lease condition removed', async
   expect(failure).toBeDefined();
   expect(failure!.violations.map((v) => v.invariant)).toContain('I1');
 }, 240_000);
+
+/** A planted bug: a report is acknowledged but the token stays current. */
+class StoreThatForgetsRetirements extends InMemoryTokenStore {
+  override async retire(tenantId: string): Promise<WriteResult> {
+    return { ok: true, state: await this.read(tenantId) };
+  }
+}
+
+describe('a report is never answered with the reported token', () => {
+  const plan = HOLES['refresh and invalidation seen by every container']!;
+
+  test('the checker catches an answer that is the reported token (planted in the history)', async () => {
+    const history = await runPlan(plan);
+    expect(checkInvariants(history)).toEqual([]);
+    const report = history.requests.find((r) => r.kind === 'invalidate' && r.outcome === 'retired')!;
+    report.answer = { ...report.answer!, accessToken: report.reported! };
+    report.token = report.reported!;
+    const messages = checkInvariants(history).map((v) => `${v.invariant}: ${v.message}`);
+    expect(messages.some((m) => m.startsWith('I4') && m.includes('answered with the token it reported'))).toBe(true);
+  });
+
+  test('the vendor refuses to answer it even when the store keeps the reported token current (planted bug)', async () => {
+    const history = await runPlan(plan, { storeFactory: (options) => new StoreThatForgetsRetirements(options) });
+    const reports = history.requests.filter((r) => r.kind === 'invalidate' && r.outcome === undefined && r.endedAt !== undefined);
+    expect(reports.length).toBeGreaterThan(0);
+    for (const r of reports) expect(r.errorCode).toBe('UPSTREAM_UNAVAILABLE');
+    expect(history.requests.filter((r) => r.kind === 'invalidate').every((r) => r.token !== r.reported)).toBe(true);
+  });
+});
 
 /**
  * Seeds that once broke an invariant, each named by what it found; they must keep holding.
@@ -70,14 +99,19 @@ describe('the reported holes stay closed', () => {
         expect(vends.some((r) => r.startedAt - history.requests[0]!.startedAt > FIRST_SERVABLE_END)).toBe(true);
         expect(history.upstream.calls.filter((c) => c.operation === 'getAccessToken').length).toBeGreaterThan(1);
         break;
+      case 'refresh and invalidation seen by every container': {
+        // Each report was answered with a token other than the one reported.
+        const reports = history.requests.filter((r) => r.kind === 'invalidate');
+        expect(reports.map((r) => r.outcome)).toEqual(['retired', 'stale']);
+        for (const r of reports) expect(r.token).not.toBe(r.reported);
+        // The stale report learned the replacement the first report obtained.
+        expect(reports[1]!.token).toBe(reports[0]!.token);
+        expectNoCallerErrorsAndFewUpstreamCalls(history, errors, 3);
+        break;
+      }
       case 'refresh-ahead during an outage':
-      case 'refresh and invalidation seen by every container':
       case 'invalidation racing a refresh-due read':
-        expect(errors).toEqual([]);
-        // Nobody but refreshers and the first caller called the upstream.
-        expect(history.upstream.calls.filter((c) => c.origin?.startsWith('r') && !c.origin.startsWith('refresher')).length).toBeLessThanOrEqual(
-          name === 'refresh-ahead during an outage' ? 1 : 3,
-        );
+        expectNoCallerErrorsAndFewUpstreamCalls(history, errors, name === 'refresh-ahead during an outage' ? 1 : 3);
         break;
       case 'rotation with secret caches of different ages':
         expect(errors).toEqual([]);
@@ -93,3 +127,9 @@ describe('the reported holes stay closed', () => {
     }
   });
 });
+
+/** No caller got an error, and nobody but refreshers and at most `callers` requests called the upstream. */
+function expectNoCallerErrorsAndFewUpstreamCalls(history: SimHistory, errors: string[], callers: number): void {
+  expect(errors).toEqual([]);
+  expect(history.upstream.calls.filter((c) => c.origin?.startsWith('r') && !c.origin.startsWith('refresher')).length).toBeLessThanOrEqual(callers);
+}

@@ -25,7 +25,10 @@ function apiWithRecordingVendor() {
         seen.push(tenantId);
         return { tenantId, accessToken: 'fake', corporationId: 'c', expireTime: 1 };
       },
-      invalidate: async () => 'stale' as const,
+      invalidate: async (tenantId: string) => ({
+        outcome: 'stale' as const,
+        token: { tenantId, accessToken: 'fake', corporationId: 'c', expireTime: 1 },
+      }),
     },
     logger: new Logger({ logLevel: 'SILENT' }),
     // The recording vendor emits no metrics; keep Powertools' "no metrics" warning out of the output.
