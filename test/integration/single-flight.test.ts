@@ -388,15 +388,19 @@ describe('POST /tenants/{tenantId}/token/invalidate', () => {
     const clock = new ManualClock();
     await startUpstream({ now: () => clock.now() });
     const [container] = await containers(1, uniqueTableName('invalidate'), {}, clock);
-    const invalidate = async () => {
-      const current = await container!.invoke('GET', '/tenants/acme/token');
-      return container!.invoke('POST', '/tenants/acme/token/invalidate', JSON.stringify({ accessToken: current.json.accessToken }));
-    };
-    expect((await invalidate()).statusCode).toBe(200);
+    const report = (accessToken: string) =>
+      container!.invoke('POST', '/tenants/acme/token/invalidate', JSON.stringify({ accessToken }));
+    const invalidate = async () => report((await container!.invoke('GET', '/tenants/acme/token')).json.accessToken);
+    const first = (await container!.invoke('GET', '/tenants/acme/token')).json.accessToken;
+    const replacement = await invalidate();
+    expect(replacement.statusCode).toBe(200);
     clock.advance(10_000);
     const limited = await invalidate();
     expect([limited.statusCode, limited.json.error.code]).toEqual([429, 'INVALIDATION_RATE_LIMITED']);
     expect(limited.headers['Retry-After']).toBe('20');
+    // A stale report is never limited: it is answered with the current token at once.
+    const stale = await report(first);
+    expect([stale.statusCode, stale.json.accessToken]).toEqual([200, replacement.json.accessToken]);
     expect(simulator.counters().getAccessToken).toBe(2);
     clock.advance(20_000);
     expect((await invalidate()).statusCode).toBe(200);
