@@ -46,7 +46,7 @@ export const TOKEN_VENDING_BUNDLING: BundlingOptions = {
   target: 'node24',
   mainFields: ['module', 'main'],
   // esbuild's ESM output cannot `require` Node built-ins from bundled CommonJS code (the X-Ray
-  // SDK under Powertools Tracer does); without a real `require` it throws
+  // SDK under Powertools Tracer does, with TRACE_AWS_CALLS on); without a real `require` it throws
   // `Dynamic require of "util" is not supported` at import.
   banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
   minify: true,
@@ -190,7 +190,8 @@ export class TokenVendingFunction extends Construct {
       environment: {
         ...props.environment,
         NODE_OPTIONS: '--enable-source-maps',
-        // The token function's response carries the access token; it must not reach X-Ray.
+        // The token function's response carries the access token; it must not reach X-Ray, even
+        // with TRACE_AWS_CALLS on (the middleware says so too).
         POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
       },
       bundling: TOKEN_VENDING_BUNDLING,

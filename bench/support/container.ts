@@ -8,8 +8,6 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { CredentialSource, UpstreamAuth } from '../../functions/domain/types';
@@ -34,12 +32,6 @@ export interface ContainerOptions {
   readonly dynamoDb?: Partial<DynamoDBClientConfig>;
   /** Replaces the Ekuaibao client (only to seed a table for a tenant whose base URL is not local). */
   readonly upstream?: UpstreamAuth;
-  /**
-   * 'lambda' (default) wires Powertools Tracer as functions/token/handler.ts does; outside Lambda
-   * the tracer is disabled, but its X-Ray SDK is loaded as it is in Lambda. 'none' wires no tracing,
-   * as local/server.ts does.
-   */
-  readonly tracing?: 'lambda' | 'none';
 }
 
 export interface Container {
@@ -77,12 +69,12 @@ export function createContainer(options: ContainerOptions): Container {
   const logger = new Logger({ serviceName: 'ekuaibao-token-vending', logLevel: options.logLevel ?? 'INFO' });
   const metrics = new Metrics({ namespace: 'EkuaibaoTokenVending', serviceName: 'ekuaibao-token-vending', logger: quietMetricsLogger });
   metrics.setThrowOnEmptyMetrics(false);
-  const tracer = options.tracing === 'none' ? undefined : new Tracer();
+  // As functions/token/handler.ts with its default TRACE_AWS_CALLS=false: no Powertools Tracer, so
+  // the X-Ray SDK is never loaded (functions/token/tracing.ts).
   const { vendor, refreshesIdle } = wireVendor({
     config,
     logger,
     metrics,
-    ...(tracer && { tracer }),
     credentials: options.credentials,
     dynamoDb: { ...localDynamoDbConfig(options.dynamoDbEndpoint), ...options.dynamoDb },
     ...(options.upstream && { upstream: options.upstream }),
@@ -92,8 +84,6 @@ export function createContainer(options: ContainerOptions): Container {
     vendor,
     logger,
     metrics,
-    // As functions/token/handler.ts: the response body is the token and is never captured.
-    ...(tracer && { tracing: captureLambdaHandler(tracer, { captureResponse: false }) }),
   }) as unknown as Container['handler'];
   const prepare = (path: string) => ({
     event: toApiGatewayEvent('GET', path, { accept: 'application/json' }, ''),

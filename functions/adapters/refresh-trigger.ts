@@ -4,7 +4,7 @@
  * so in AWS the refresh is an asynchronous invocation of the refresher (the warmer function);
  * locally, where nothing freezes, it is a background task in the same process.
  */
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { RefreshTrigger } from '../domain/types';
 
 /** The refresher's event for one tenant; the warmer tells it from its schedule's events by `tenantId`. */
@@ -12,24 +12,42 @@ export interface RefreshRequestEvent {
   readonly tenantId: string;
 }
 
+export interface LambdaRefreshTriggerOptions {
+  readonly functionName: string;
+  /** The client to invoke with; default: a `LambdaClient` built on the first request. */
+  readonly client?: LambdaClient;
+  /** Wraps the client it builds (X-Ray capture). */
+  readonly instrument?: (client: LambdaClient) => LambdaClient;
+}
+
 /**
  * Invokes the refresher function with `InvocationType: 'Event'`: Lambda queues the event and
  * answers 202 within one round trip. Retries and event age are the function's async invoke config.
+ *
+ * The Lambda client is loaded on the first refresh request, not at import: most containers never
+ * make one, and the package is a tenth of the bundle (README, Performance: cold start).
  *
  * @example
  * const trigger = new LambdaRefreshTrigger({ functionName: 'ekuaibao-token-warmer' });
  * await trigger.requestRefresh('acme');
  */
 export class LambdaRefreshTrigger implements RefreshTrigger {
-  private readonly client: LambdaClient;
+  private sdk: Promise<{ client: LambdaClient; InvokeCommand: typeof import('./lambda-sdk').InvokeCommand }> | undefined;
 
-  constructor(private readonly options: { readonly functionName: string; readonly client?: LambdaClient }) {
-    this.client = options.client ?? new LambdaClient({});
-  }
+  constructor(private readonly options: LambdaRefreshTriggerOptions) {}
 
   async requestRefresh(tenantId: string): Promise<void> {
     const event: RefreshRequestEvent = { tenantId };
-    await this.client.send(
+    this.sdk ??= import('./lambda-sdk').then(({ LambdaClient, InvokeCommand }) => {
+      const instrument = this.options.instrument ?? ((client: LambdaClient) => client);
+      return { client: this.options.client ?? instrument(new LambdaClient({})), InvokeCommand };
+    });
+    // A failed load is not cached: the next request tries again.
+    const { client, InvokeCommand } = await this.sdk.catch((error: unknown) => {
+      this.sdk = undefined;
+      throw error;
+    });
+    await client.send(
       new InvokeCommand({
         FunctionName: this.options.functionName,
         InvocationType: 'Event',

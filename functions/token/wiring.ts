@@ -7,7 +7,6 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { EkuaibaoClient } from '../adapters/ekuaibao-client';
 import { BackgroundRefreshTrigger, LambdaRefreshTrigger } from '../adapters/refresh-trigger';
@@ -54,10 +53,7 @@ export function wireVendor(wiring: VendorWiring): WiredVendor {
   if (wiring.refresher !== undefined && wiring.refresher !== 'background') {
     refresher = wiring.refresher;
   } else if (wiring.refresher === undefined && config.refresherFunctionName !== undefined) {
-    refresher = new LambdaRefreshTrigger({
-      functionName: config.refresherFunctionName,
-      client: traced(new LambdaClient({})),
-    });
+    refresher = new LambdaRefreshTrigger({ functionName: config.refresherFunctionName, instrument: traced });
   } else {
     background = new BackgroundRefreshTrigger(
       (tenantId) => vendor.refresh(tenantId),

@@ -9,8 +9,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { RefreshRequestEvent } from '../adapters/refresh-trigger';
 import { loadConfig } from '../token/config';
@@ -20,17 +18,24 @@ import { createVendor } from '../token/wiring';
 
 const logger = new Logger();
 const metrics = new Metrics();
-const tracer = new Tracer();
 const config = loadConfig();
+// As in the token function: the X-Ray SDK is loaded only with TRACE_AWS_CALLS=true.
+const tracing = config.traceAwsCalls ? (await import('../token/tracing')).createTracing() : undefined;
 // The refresher never asks itself for refreshes: it is where they run.
-const vendor = createVendor({ config, logger, metrics, tracer, refresher: { requestRefresh: async () => {} } });
+const vendor = createVendor({
+  config,
+  logger,
+  metrics,
+  ...(tracing && { tracer: tracing.tracer }),
+  refresher: { requestRefresh: async () => {} },
+});
 
 function isRefreshRequest(event: unknown): event is RefreshRequestEvent {
   return typeof event === 'object' && event !== null && typeof (event as { tenantId?: unknown }).tenantId === 'string';
 }
 
 export const handler = middy()
-  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(tracing ? [tracing.middleware] : [])
   .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
   .use(logMetrics(metrics))
   .handler(async (event: unknown) => {

@@ -60,6 +60,7 @@ describe.each(FUNCTIONS)('%s', (path) => {
       SECRET_MAX_AGE_SECONDS: '300',
       REFRESH_LIFETIME_DAYS: '1',
       INVALIDATION_MIN_INTERVAL_SECONDS: '30',
+      TRACE_AWS_CALLS: 'false',
       POWERTOOLS_SERVICE_NAME: 'ekuaibao-token-vending',
       POWERTOOLS_METRICS_NAMESPACE: 'EkuaibaoTokenVending',
       POWERTOOLS_LOG_LEVEL: 'INFO',

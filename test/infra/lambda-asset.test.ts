@@ -159,6 +159,19 @@ describe('the refresh path, asset to asset', () => {
     expect(ownOutput).not.toContain('fake-asset-access-token');
   });
 
+  test('the X-Ray SDK is loaded only with TRACE_AWS_CALLS=true, and then the asset still serves without recording the token', async () => {
+    const event = apiGatewayEvent('GET', '/tenants/{tenantId}/token', { tenantId: 'acme' });
+    const plain = await invokeAsync(tokenFunction, event, { ...localAws(), REPORT_XRAY: '1' });
+    expect(plain.result).toMatchObject({ response: { statusCode: 200 }, xrayLoaded: false });
+    const traced = await invokeAsync(tokenFunction, event, { ...localAws(), REPORT_XRAY: '1', TRACE_AWS_CALLS: 'true' });
+    expect(traced.stderr).not.toMatch(/Dynamic require/);
+    expect(traced.result).toMatchObject({ response: { statusCode: 200 }, xrayLoaded: true });
+    const ownOutput = traced.stdout.split('\n').filter((line) => !line.startsWith(RESULT_MARK)).join('\n') + traced.stderr;
+    expect(ownOutput).not.toContain('fake-asset-access-token');
+    const warmer = await invokeAsync(warmerFunction, { tenantId: 'acme' }, { ...localAws(), REPORT_XRAY: '1' });
+    expect(warmer.result).toMatchObject({ xrayLoaded: false });
+  });
+
   test('the warmer asset handles the refresh request event for that tenant', async () => {
     // It takes the lease and calls the tenant's upstream (a closed loopback port here, so the
     // refresh fails), and reports the outcome; the token stays servable for callers.
@@ -264,6 +277,8 @@ function invokeScript(fn: FunctionUnderTest): string {
       };
       result = await handler(JSON.parse(process.env.TEST_EVENT), context);
     }
+    // cls-hooked, which the X-Ray SDK loads, registers its namespaces on process.
+    if (process.env.REPORT_XRAY) result = { response: result, xrayLoaded: typeof process.namespaces === 'object' };
     process.stdout.write('\\n${RESULT_MARK}' + JSON.stringify(result) + '\\n');
     process.exit(0);
   `;
