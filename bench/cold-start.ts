@@ -1,10 +1,14 @@
 /**
- * Figure 3: cold start. The token function's bundle as `cdk synth` produces it (size, gzipped
+ * Figure 1: cold start. The token function's bundle as `cdk synth` produces it (size, gzipped
  * size) and the time for a fresh Node 24 process, in an empty folder with nothing but the bundle,
  * to import it and serve one request: GET /tenants/{id}/token for a tenant whose secret is in
  * "Secrets Manager" (a local stub speaking the real protocol) and whose token is already in the
- * table (DynamoDB Local) — the usual first request of a new container. Next to it, the same for a
- * baseline bundle that builds the same AWS SDK clients and returns a constant. Runs alternate.
+ * table (DynamoDB Local) — the usual first request of a new container. Next to it, the same for
+ * the hand-written competitor (bench/baseline/hand-written.ts) bundled with the same esbuild
+ * options, run with the same environment, making the same first-request AWS calls
+ * (GetSecretValue, GetItem) against the same stub and table. Runs alternate. Then both bundles
+ * are imported again under `node --cpu-prof`, and the samples are attributed to packages through
+ * the source map (support/import-profile.ts).
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +20,8 @@ import { parseTenantSecret } from '../functions/adapters/tenant-credentials';
 import type { CredentialSource, UpstreamAuth } from '../functions/domain/types';
 import { toApiGatewayEvent } from '../local/api-gateway-event';
 import type { Simulator } from '../local/simulator/simulator';
-import { buildBundle, bundleComposition, REPO_ROOT, synthTokenBundle, type LambdaBundle } from './support/bundles';
+import { buildBundle, bytesByPackage, REPO_ROOT, synthTokenBundle, type LambdaBundle } from './support/bundles';
+import { attributeImportProfiles, type BundleImportProfile, type PhaseMarks } from './support/import-profile';
 import { createContainer, expectStatus, tokenPath } from './support/container';
 import type { DynamoDbLocal } from '../local/dynamodb-local';
 import { startSecretsStub, STUB_SECRET_RANK } from './support/secrets-stub';
@@ -25,6 +30,8 @@ import { median, round } from './support/stats';
 
 export interface ColdStartOptions {
   readonly runs: number;
+  /** Profiled runs per bundle (import profile); 0 skips the profile. */
+  readonly profileRuns: number;
   /** Skip `cdk synth` and bundle with esbuild directly. */
   readonly noSynth: boolean;
 }
@@ -54,14 +61,20 @@ export interface ColdStartResult {
     /** Largest contributors, from an esbuild build of the same entry with the same options. */
     readonly composition: Array<{ name: string; bytes: number }>;
   };
-  readonly baseline: BundleFacts & { readonly medianMs: ColdRun };
-  /** Median process start → first response, subject ÷ baseline (target ≤ 1.3). */
+  readonly baseline: BundleFacts & { readonly medianMs: ColdRun; readonly firstRequest: string };
+  /** Median process start → first response, subject ÷ baseline (target ≤ 1.15). */
   readonly ratio: number;
   readonly bundleSizeRatio: number;
+  readonly gzipSizeRatio: number;
+  /** GetSecretValue calls the stub answered per child run (both must make one). */
+  readonly secretReadsPerRun: { readonly subject: number; readonly baseline: number };
+  readonly importProfile?: { readonly subject: BundleImportProfile; readonly baseline: BundleImportProfile };
   readonly synthNote?: string;
 }
 
 const TABLE = 'bench-cold-start';
+/** Sampling interval of the import profile. */
+const PROFILE_INTERVAL_US = 100;
 const TENANT = 'cold-start-tenant';
 const MARK = '@@COLD@@';
 
@@ -88,9 +101,14 @@ export async function measureColdStart(
         subject = await buildBundle(path.join(REPO_ROOT, 'functions/token/handler.ts'), path.join(work, 'esbuild-subject'), 'esbuild (cdk synth failed)');
       }
     }
-    const baseline = await buildBundle(path.join(REPO_ROOT, 'bench/baseline/handler.ts'), path.join(work, 'esbuild-baseline'));
+    const baselineEntry = path.join(REPO_ROOT, 'bench/baseline/hand-written.ts');
+    const baseline = await buildBundle(baselineEntry, path.join(work, 'esbuild-baseline'), 'esbuild, the token function\'s options');
     const subjectFacts = facts(subject);
-    const composition = await bundleComposition(path.join(REPO_ROOT, 'functions/token/handler.ts'));
+    const subjectBytes = await bytesByPackage(path.join(REPO_ROOT, 'functions/token/handler.ts'));
+    const composition = [...subjectBytes.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([name, bytes]) => ({ name, bytes }));
     const baselineFacts = facts(baseline);
     progress(`  cold start: subject bundle (${subject.source}) ${subjectFacts.bytes} B, baseline ${baselineFacts.bytes} B`);
 
@@ -134,35 +152,71 @@ export async function measureColdStart(
       writeFileSync(eventFile, JSON.stringify(toApiGatewayEvent('GET', tokenPath(TENANT), { accept: 'application/json' }, '')));
 
       // 4. Alternate subject and baseline; the first pair warms the OS file cache and is dropped.
+      //    Each child must answer 200 with a token and read the secret from the stub once.
       const runs: Record<'subject' | 'baseline', ColdRun[]> = { subject: [], baseline: [] };
+      const secretReads: Record<'subject' | 'baseline', number[]> = { subject: [], baseline: [] };
       let node = '';
-      let firstRequest = '';
+      const firstRequest = `GET ${tokenPath(TENANT)} → 200 with the token (GetSecretValue from the Secrets Manager stub, GetItem from DynamoDB Local)`;
+      const files = { subject: subjectFile, baseline: baselineFile };
+      const checked = async (which: 'subject' | 'baseline', extraArgs: string[] = []) => {
+        const before = stub.calls();
+        const run = await runChild(childScript, files[which], eventFile, clean, env, extraArgs);
+        if (run.statusCode !== 200 || !run.bodyKeys.includes('accessToken')) {
+          throw new Error(`cold start (${which}): status ${run.statusCode} ${run.errorBody ?? ''}\n${run.output.slice(-3000)}`);
+        }
+        secretReads[which].push(stub.calls() - before);
+        node = run.node;
+        return run;
+      };
       for (let i = -1; i < options.runs; i++) {
         const order: Array<'subject' | 'baseline'> = i % 2 === 0 ? ['subject', 'baseline'] : ['baseline', 'subject'];
         for (const which of order) {
-          const file = which === 'subject' ? subjectFile : baselineFile;
-          const run = await runChild(childScript, file, eventFile, clean, env);
-          if (run.statusCode !== 200) {
-            throw new Error(`cold start (${which}): status ${run.statusCode} ${run.errorBody ?? ''}\n${run.output.slice(-3000)}`);
-          }
-          if (which === 'subject') {
-            if (!run.bodyKeys.includes('accessToken')) throw new Error(`cold start: the first request returned no token`);
-            firstRequest = `GET ${tokenPath(TENANT)} → 200 (secret from the Secrets Manager stub, token from the table)`;
-          }
-          node = run.node;
+          const run = await checked(which);
           if (i >= 0) runs[which].push(run);
         }
       }
+      for (const which of ['subject', 'baseline'] as const) {
+        if (secretReads[which].some((n) => n !== 1)) throw new Error(`cold start (${which}): GetSecretValue calls per run ${secretReads[which].join(',')}, expected 1`);
+      }
       progress(`  cold start: ${options.runs} runs each done`);
+
+      // 5. The import profile: the same children under --cpu-prof, alternating.
+      let importProfile: ColdStartResult['importProfile'];
+      if (options.profileRuns > 0) {
+        const profileDir = path.join(clean, 'profiles');
+        mkdirSync(profileDir, { recursive: true });
+        const taken: Record<'subject' | 'baseline', Array<{ file: string; marks: PhaseMarks }>> = { subject: [], baseline: [] };
+        for (let i = 0; i < options.profileRuns; i++) {
+          for (const which of i % 2 === 0 ? (['subject', 'baseline'] as const) : (['baseline', 'subject'] as const)) {
+            const name = `${which}-${i}.cpuprofile`;
+            const run = await checked(which, [
+              '--cpu-prof',
+              `--cpu-prof-dir=${profileDir}`,
+              `--cpu-prof-name=${name}`,
+              `--cpu-prof-interval=${PROFILE_INTERVAL_US}`,
+            ]);
+            taken[which].push({ file: path.join(profileDir, name), marks: run.marks });
+          }
+        }
+        const baselineBytes = await bytesByPackage(baselineEntry);
+        importProfile = {
+          subject: attributeImportProfiles(taken.subject, subjectFile, subjectBytes, PROFILE_INTERVAL_US),
+          baseline: attributeImportProfiles(taken.baseline, baselineFile, baselineBytes, PROFILE_INTERVAL_US),
+        };
+        progress(`  cold start: ${options.profileRuns} profiled runs each done`);
+      }
       const subjectMedian = medianRun(runs.subject);
       const baselineMedian = medianRun(runs.baseline);
       return {
         runs: options.runs,
         node,
         subject: { ...subjectFacts, medianMs: subjectMedian, firstRequest, composition },
-        baseline: { ...baselineFacts, medianMs: baselineMedian },
+        baseline: { ...baselineFacts, medianMs: baselineMedian, firstRequest },
         ratio: round(subjectMedian.totalMs / baselineMedian.totalMs, 3),
         bundleSizeRatio: round(subjectFacts.bytes / baselineFacts.bytes, 3),
+        gzipSizeRatio: round(subjectFacts.gzipBytes / baselineFacts.gzipBytes, 3),
+        secretReadsPerRun: { subject: 1, baseline: 1 },
+        ...(importProfile && { importProfile }),
         ...(synthNote && { synthNote }),
       };
     } finally {
@@ -231,6 +285,7 @@ async function seedToken(engine: DynamoDbLocal, simulator: Simulator, defaultBas
 
 interface ChildResult extends ColdRun {
   readonly node: string;
+  readonly marks: PhaseMarks;
   readonly statusCode: number;
   readonly bodyKeys: string[];
   readonly errorBody?: string;
@@ -238,10 +293,17 @@ interface ChildResult extends ColdRun {
   readonly output: string;
 }
 
-function runChild(script: string, bundle: string, eventFile: string, cwd: string, env: Record<string, string>): Promise<ChildResult> {
+function runChild(
+  script: string,
+  bundle: string,
+  eventFile: string,
+  cwd: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [script, bundle, eventFile], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, script, bundle, eventFile], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let wallMs = Number.NaN;

@@ -1,13 +1,15 @@
 /**
  * The Lambda bundles the cold-start figure loads: the token function's asset as `cdk synth`
  * produces it (preferred), or, when the CDK app cannot synthesize, the same entry bundled here with
- * the options the CDK app uses; and the baseline bundle, always built here with those options.
+ * the options the CDK app uses; and the hand-written baseline's bundle, always built here with
+ * those options.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
+import { packageOf } from './import-profile';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -113,17 +115,21 @@ function run(command: string, args: string[], cwd: string, timeoutMs: number): P
   });
 }
 
-/** Bytes of the bundle per npm package (or repository folder), from an esbuild metafile. */
-export async function bundleComposition(entry: string, top = 8): Promise<Array<{ name: string; bytes: number }>> {
+/** Bytes of the bundle per npm package (or repository folder), from an esbuild metafile of the same entry and options. */
+export async function bytesByPackage(entry: string): Promise<Map<string, number>> {
   const result = await build({ ...BUNDLE_OPTIONS, entryPoints: [entry], write: false, outdir: '/tmp/bundle-composition', metafile: true });
   const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
   const totals = new Map<string, number>();
   for (const [file, input] of Object.entries(output?.inputs ?? {})) {
-    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
-    const name = pkg ? pkg[1]! : file.split('/').slice(0, 2).join('/');
+    const name = packageOf(file);
     totals.set(name, (totals.get(name) ?? 0) + input.bytesInOutput);
   }
-  return [...totals.entries()]
+  return totals;
+}
+
+/** The largest packages of a bundle, by bytes. */
+export async function bundleComposition(entry: string, top = 8): Promise<Array<{ name: string; bytes: number }>> {
+  return [...(await bytesByPackage(entry)).entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([name, bytes]) => ({ name, bytes }));

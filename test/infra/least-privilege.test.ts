@@ -84,8 +84,8 @@ function lambdaCommandsTheFunctionsSend(): string[] {
   const dir = path.join(REPO_ROOT, 'functions');
   const sources = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
   const commands = sources.flatMap((file) =>
-    // Value imports only: a type-only import sends nothing.
-    [...readFileSync(path.join(dir, file), 'utf8').matchAll(/import\s*\{([^}]*)\}\s*from\s*['"]@aws-sdk\/client-lambda['"]/g)].flatMap((m) =>
+    // Value imports and re-exports only: a type-only import sends nothing.
+    [...readFileSync(path.join(dir, file), 'utf8').matchAll(/(?:import|export)\s*\{([^}]*)\}\s*from\s*['"]@aws-sdk\/client-lambda['"]/g)].flatMap((m) =>
       m[1]!
         .split(',')
         .map((name) => name.trim())
