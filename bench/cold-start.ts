@@ -69,6 +69,12 @@ export interface ColdStartResult {
   /** GetSecretValue calls the stub answered per child run (both must make one). */
   readonly secretReadsPerRun: { readonly subject: number; readonly baseline: number };
   readonly importProfile?: { readonly subject: BundleImportProfile; readonly baseline: BundleImportProfile };
+  /**
+   * Information: the token function's entry bundled with the same options but with the modules its
+   * own code imports dynamically left out of the file (what code splitting would load later), run
+   * in the same rotation. Not a baseline: it shows what the lazily loaded code costs by being inline.
+   */
+  readonly withoutDynamicImports?: BundleFacts & { readonly medianMs: ColdRun };
   readonly synthNote?: string;
 }
 
@@ -110,12 +116,20 @@ export async function measureColdStart(
       .slice(0, 8)
       .map(([name, bytes]) => ({ name, bytes }));
     const baselineFacts = facts(baseline);
+    const split = await buildBundle(
+      path.join(REPO_ROOT, 'functions/token/handler.ts'),
+      path.join(work, 'esbuild-split'),
+      'esbuild, functions/ dynamic imports left out',
+      true,
+    );
+    const splitFacts = facts(split);
     progress(`  cold start: subject bundle (${subject.source}) ${subjectFacts.bytes} B, baseline ${baselineFacts.bytes} B`);
 
     // 2. A clean folder per bundle, outside the repository: the bundle, its map, the child script.
     const clean = path.join(work, 'clean');
     const subjectFile = isolate(subject, path.join(clean, 'subject'));
     const baselineFile = isolate(baseline, path.join(clean, 'baseline'));
+    const splitFile = isolate(split, path.join(clean, 'split'));
     const childScript = path.join(clean, 'cold-start-child.mjs');
     copyFileSync(path.join(REPO_ROOT, 'bench/children/cold-start-child.mjs'), childScript);
 
@@ -153,12 +167,13 @@ export async function measureColdStart(
 
       // 4. Alternate subject and baseline; the first pair warms the OS file cache and is dropped.
       //    Each child must answer 200 with a token and read the secret from the stub once.
-      const runs: Record<'subject' | 'baseline', ColdRun[]> = { subject: [], baseline: [] };
-      const secretReads: Record<'subject' | 'baseline', number[]> = { subject: [], baseline: [] };
+      type Which = 'subject' | 'baseline' | 'split';
+      const runs: Record<Which, ColdRun[]> = { subject: [], baseline: [], split: [] };
+      const secretReads: Record<Which, number[]> = { subject: [], baseline: [], split: [] };
       let node = '';
       const firstRequest = `GET ${tokenPath(TENANT)} → 200 with the token (GetSecretValue from the Secrets Manager stub, GetItem from DynamoDB Local)`;
-      const files = { subject: subjectFile, baseline: baselineFile };
-      const checked = async (which: 'subject' | 'baseline', extraArgs: string[] = []) => {
+      const files = { subject: subjectFile, baseline: baselineFile, split: splitFile };
+      const checked = async (which: Which, extraArgs: string[] = []) => {
         const before = stub.calls();
         const run = await runChild(childScript, files[which], eventFile, clean, env, extraArgs);
         if (run.statusCode !== 200 || !run.bodyKeys.includes('accessToken')) {
@@ -168,14 +183,17 @@ export async function measureColdStart(
         node = run.node;
         return run;
       };
+      // Subject and baseline alternate; the information build runs after them, its place rotating.
       for (let i = -1; i < options.runs; i++) {
-        const order: Array<'subject' | 'baseline'> = i % 2 === 0 ? ['subject', 'baseline'] : ['baseline', 'subject'];
+        const pair: Which[] = i % 2 === 0 ? ['subject', 'baseline'] : ['baseline', 'subject'];
+        const order: Which[] = [...pair];
+        order.splice((i + 3) % 3, 0, 'split');
         for (const which of order) {
           const run = await checked(which);
           if (i >= 0) runs[which].push(run);
         }
       }
-      for (const which of ['subject', 'baseline'] as const) {
+      for (const which of ['subject', 'baseline', 'split'] as const) {
         if (secretReads[which].some((n) => n !== 1)) throw new Error(`cold start (${which}): GetSecretValue calls per run ${secretReads[which].join(',')}, expected 1`);
       }
       progress(`  cold start: ${options.runs} runs each done`);
@@ -217,6 +235,7 @@ export async function measureColdStart(
         gzipSizeRatio: round(subjectFacts.gzipBytes / baselineFacts.gzipBytes, 3),
         secretReadsPerRun: { subject: 1, baseline: 1 },
         ...(importProfile && { importProfile }),
+        withoutDynamicImports: { ...splitFacts, medianMs: medianRun(runs.split) },
         ...(synthNote && { synthNote }),
       };
     } finally {

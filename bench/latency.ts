@@ -1,15 +1,22 @@
 /**
- * Figure 1: cache-hit latency through the real handler, next to a bare GetItem on the same item
- * and endpoint, measured interleaved in one loop so that machine noise hits both alike. There is no
- * token cache in memory: every request reads the table (one strongly consistent GetItem), so a hit
- * is a table hit.
+ * Figure 2: a warm invocation on a table hit. In one process, interleaved: the real handler
+ * (`createTokenApi` + `wireVendor`, support/container.ts, with the production Secrets Manager
+ * adapter pointed at the local stub) and the hand-written competitor (bench/baseline/hand-written.ts,
+ * imported from its source: the same AWS SDK version), on the same item of the same DynamoDB Local
+ * table, the secret from the same stub. A bare `GetItem` of that item runs in the same loop as
+ * information. Each side runs blocks of a few calls; the order of the sides rotates every block, so
+ * noise hits all alike, and `process.cpuUsage()` around each block gives the CPU time each side
+ * spends per call (DynamoDB Local is another process, so its work is not counted).
  */
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { StaticCredentials } from '../functions/adapters/tenant-credentials';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { SecretsManagerCredentials } from '../functions/adapters/tenant-credentials';
 import type { Simulator } from '../local/simulator/simulator';
 import { localDynamoDbConfig } from '../local/token-table-setup';
-import { createContainer, expectStatus, tokenPath, type Container } from './support/container';
+import { createContainer, expectStatus, tokenPath } from './support/container';
 import type { DynamoDbLocal } from '../local/dynamodb-local';
+import { startSecretsStub } from './support/secrets-stub';
 import { nowMs, round, roundSummary, summarize, type Summary } from './support/stats';
 
 export interface LatencyOptions {
@@ -19,20 +26,35 @@ export interface LatencyOptions {
 
 export interface LatencyResult {
   readonly iterations: number;
-  readonly bareGetItemMs: Summary;
+  readonly blockSize: number;
   readonly tableHitMs: Summary;
-  /** handler table hit p50 ÷ bare GetItem p50 (target ≤ 1.15). */
-  readonly tableHitRatioP50: number;
-  readonly tableHitRatioP99: number;
+  readonly handWrittenMs: Summary;
+  readonly bareGetItemMs: Summary;
+  /** Real handler p50 ÷ hand-written p50 (target ≤ 1.10). */
+  readonly ratioP50: number;
+  readonly ratioP99: number;
+  /** CPU time (user + system) of this process per call, µs. */
+  readonly cpuUsPerCall: { readonly tableHit: number; readonly handWritten: number; readonly bareGetItem: number };
+  readonly cpuRatio: number;
+  /** Cost of one `await` in this process before and after both handlers were built (ns): a jump means async hooks. */
+  readonly awaitNs: { readonly before: number; readonly after: number };
+  readonly asyncHooksSuspected: boolean;
 }
 
 export const LATENCY_TABLE = 'bench-latency';
+/** The profile child's tenant (bench/children/hot-path.ts; credentials from a fixed map). */
 export const LATENCY_TENANT = 'latency-tenant';
+/** Figure 2's tenant: its secret is in the stub, read by both handlers. */
+export const WARM_TENANT = 'warm-tenant';
 export const BENCH_CREDENTIAL = {
   appKey: 'bench-app-key',
   appSecurity: 'bench-app-security-not-a-secret',
   corporationId: 'BENCHcorp000',
 } as const;
+const SECRET_PREFIX = 'ekuaibao/tenants/';
+const BLOCK = 20;
+
+type Side = 'tableHit' | 'handWritten' | 'bareGetItem';
 
 export async function measureLatency(
   engine: DynamoDbLocal,
@@ -42,59 +64,138 @@ export async function measureLatency(
 ): Promise<LatencyResult> {
   await engine.createTable(LATENCY_TABLE);
   simulator.configure({ issueDelayMs: 0 });
-  const credentials = new StaticCredentials(
-    { [LATENCY_TENANT]: { appKey: BENCH_CREDENTIAL.appKey, appSecurity: BENCH_CREDENTIAL.appSecurity, baseUrl: simulator.baseUrl } },
-    { defaultBaseUrl: simulator.baseUrl, allowLoopbackHttp: true },
+  const awaitBefore = await awaitCostNs();
+  // No baseUrl: both read the same secret; the service's tenants then use the default base URL,
+  // which is the simulator here (loopback http is allowed in this process only).
+  const stub = await startSecretsStub(
+    new Map([[`${SECRET_PREFIX}${WARM_TENANT}`, JSON.stringify({ appKey: BENCH_CREDENTIAL.appKey, appSecurity: BENCH_CREDENTIAL.appSecurity })]]),
   );
-  // Default settings: every request reads the table, i.e. a table hit once the token is there.
-  const table = createContainer({ tableName: LATENCY_TABLE, dynamoDbEndpoint: engine.endpoint, credentials });
-  const path = tokenPath(LATENCY_TENANT);
-  expectStatus(await table.get(path), 200, 'seeding the latency tenant');
-
+  const restoreEnv = setEnv({
+    // For the hand-written module, which builds its clients at import with default configuration.
+    TABLE_NAME: LATENCY_TABLE,
+    TENANT_SECRET_PREFIX: SECRET_PREFIX,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: stub.endpoint,
+  });
   const bare = new DynamoDBClient(localDynamoDbConfig(engine.endpoint));
-  const getItem = new GetItemCommand({ TableName: LATENCY_TABLE, Key: { tenantId: { S: LATENCY_TENANT } } });
   try {
-    const probe = await bare.send(getItem);
-    if (probe.Item?.accessToken?.S === undefined) throw new Error('the bare GetItem found no token item');
-
-    // Each subject prepares its call first (API Gateway and the Lambda runtime build the event and
-    // context, not the function) and only the call itself is timed.
-    const subjects: Array<{ name: 'bare' | 'table'; prepare: () => () => Promise<void> }> = [
-      { name: 'bare', prepare: () => async () => void (await bare.send(getItem)) },
-      { name: 'table', prepare: () => viaHandler(table, path) },
-    ];
-    const samples: Record<'bare' | 'table', number[]> = { bare: [], table: [] };
-    const total = options.warmup + options.iterations;
-    for (let i = 0; i < total; i++) {
-      // Rotate the order every iteration: neither always runs first after a pause.
-      for (let j = 0; j < subjects.length; j++) {
-        const subject = subjects[(i + j) % subjects.length]!;
-        const run = subject.prepare();
-        const started = nowMs();
-        await run();
-        const elapsed = nowMs() - started;
-        if (i >= options.warmup) samples[subject.name].push(elapsed);
-      }
-      if ((i + 1) % 1000 === 0) progress(`  latency: ${i + 1}/${total} iterations`);
+    const container = createContainer({
+      tableName: LATENCY_TABLE,
+      dynamoDbEndpoint: engine.endpoint,
+      credentials: new SecretsManagerCredentials({
+        secretPrefix: SECRET_PREFIX,
+        maxAgeSeconds: 300,
+        defaultBaseUrl: simulator.baseUrl,
+        allowLoopbackHttp: true,
+        client: new SecretsManagerClient({ endpoint: stub.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+      }),
+    });
+    const path = tokenPath(WARM_TENANT);
+    const seeded = await container.get(path);
+    expectStatus(seeded, 200, 'seeding the warm tenant');
+    const handWritten = (await import('./baseline/hand-written')).handler as (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+    const first = await handWritten(container.prepare(path).event);
+    expectStatus(first, 200, 'the hand-written handler on the warm tenant');
+    if ((JSON.parse(first.body) as { accessToken: string }).accessToken !== (JSON.parse(seeded.body) as { accessToken: string }).accessToken) {
+      throw new Error('the hand-written handler and the service answered different tokens');
     }
-    const bareS = summarize(samples.bare);
-    const tableS = summarize(samples.table);
+    const getItem = new GetItemCommand({ TableName: LATENCY_TABLE, Key: { tenantId: { S: WARM_TENANT } }, ConsistentRead: true });
+    if ((await bare.send(getItem)).Item?.accessToken?.S === undefined) throw new Error('the bare GetItem found no token item');
+    const awaitAfter = await awaitCostNs();
+
+    // Each call is prepared first (API Gateway and the Lambda runtime build the event and context,
+    // not the function); only the call itself is timed, and CPU is counted around the block.
+    const sides: Record<Side, () => () => Promise<void>> = {
+      tableHit: () => {
+        const { event, context } = container.prepare(path);
+        return async () => {
+          const result = await container.handler(event, context);
+          if (result.statusCode !== 200) throw new Error(`handler answered ${result.statusCode}: ${result.body}`);
+        };
+      },
+      handWritten: () => {
+        const { event } = container.prepare(path);
+        return async () => {
+          const result = await handWritten(event);
+          if (result.statusCode !== 200) throw new Error(`hand-written answered ${result.statusCode}: ${result.body}`);
+        };
+      },
+      bareGetItem: () => async () => void (await bare.send(getItem)),
+    };
+    const order: Side[] = ['tableHit', 'handWritten', 'bareGetItem'];
+    const samples: Record<Side, number[]> = { tableHit: [], handWritten: [], bareGetItem: [] };
+    const cpuUs: Record<Side, number> = { tableHit: 0, handWritten: 0, bareGetItem: 0 };
+    const blocks = Math.ceil((options.warmup + options.iterations) / BLOCK);
+    const warmupBlocks = Math.ceil(options.warmup / BLOCK);
+    for (let b = 0; b < blocks; b++) {
+      for (let j = 0; j < order.length; j++) {
+        const side = order[(b + j) % order.length]!;
+        const calls = Array.from({ length: BLOCK }, sides[side]);
+        const times: number[] = [];
+        const cpu = process.cpuUsage();
+        for (const call of calls) {
+          const started = nowMs();
+          await call();
+          times.push(nowMs() - started);
+        }
+        const used = process.cpuUsage(cpu);
+        if (b >= warmupBlocks) {
+          samples[side].push(...times);
+          cpuUs[side] += used.user + used.system;
+        }
+      }
+      if (((b + 1) * BLOCK) % 1000 === 0) progress(`  warm: ${(b + 1) * BLOCK}/${blocks * BLOCK} iterations per side`);
+    }
+    const s = { tableHit: summarize(samples.tableHit), handWritten: summarize(samples.handWritten), bareGetItem: summarize(samples.bareGetItem) };
+    const perCall = (side: Side) => round(cpuUs[side] / samples[side].length, 1);
+    const cpu = { tableHit: perCall('tableHit'), handWritten: perCall('handWritten'), bareGetItem: perCall('bareGetItem') };
     return {
-      iterations: options.iterations,
-      bareGetItemMs: roundSummary(bareS, 4),
-      tableHitMs: roundSummary(tableS, 4),
-      tableHitRatioP50: round(tableS.p50 / bareS.p50, 4),
-      tableHitRatioP99: round(tableS.p99 / bareS.p99, 4),
+      iterations: samples.tableHit.length,
+      blockSize: BLOCK,
+      tableHitMs: roundSummary(s.tableHit, 4),
+      handWrittenMs: roundSummary(s.handWritten, 4),
+      bareGetItemMs: roundSummary(s.bareGetItem, 4),
+      ratioP50: round(s.tableHit.p50 / s.handWritten.p50, 4),
+      ratioP99: round(s.tableHit.p99 / s.handWritten.p99, 4),
+      cpuUsPerCall: cpu,
+      cpuRatio: round(cpu.tableHit / cpu.handWritten, 3),
+      awaitNs: { before: awaitBefore, after: awaitAfter },
+      asyncHooksSuspected: awaitAfter > 3 * awaitBefore,
     };
   } finally {
     bare.destroy();
+    restoreEnv();
+    await stub.close();
   }
 }
 
-function viaHandler(container: Container, path: string): () => Promise<void> {
-  const { event, context } = container.prepare(path);
-  return async () => {
-    const result = await container.handler(event, context);
-    if (result.statusCode !== 200) throw new Error(`handler answered ${result.statusCode}: ${result.body}`);
+/** Sets environment variables and returns a function that puts the old values back. */
+function setEnv(values: Record<string, string>): () => void {
+  const old = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, values);
+  return () => {
+    for (const [k, v] of Object.entries(old)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   };
+}
+
+/**
+ * Nanoseconds per `await` of a resolved promise, best of three. An async hook installed anywhere in
+ * the process (the X-Ray SDK's cls-hooked, for one) makes every await of every handler here several
+ * times dearer, the baseline's included; then the figure would flatter whoever installed it.
+ */
+async function awaitCostNs(): Promise<number> {
+  let best = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < 3; r++) {
+    const n = 100_000;
+    const started = nowMs();
+    for (let i = 0; i < n; i++) await Promise.resolve(i);
+    best = Math.min(best, ((nowMs() - started) * 1e6) / n);
+  }
+  return round(best, 1);
 }

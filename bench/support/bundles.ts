@@ -43,10 +43,30 @@ export interface LambdaBundle {
   readonly note?: string;
 }
 
-export async function buildBundle(entry: string, outdir: string, source = 'esbuild'): Promise<LambdaBundle> {
+/**
+ * @param leaveOutDynamicImports keep the modules that the service's own code (functions/) imports
+ *   dynamically (`import()`) out of the file, as code splitting would put them in a chunk of their
+ *   own: an information build, never the subject. (The AWS SDK's own dynamic imports, such as its
+ *   credential providers, stay in: the first request loads some of them.)
+ */
+export async function buildBundle(entry: string, outdir: string, source = 'esbuild', leaveOutDynamicImports = false): Promise<LambdaBundle> {
   mkdirSync(outdir, { recursive: true });
   const file = path.join(outdir, 'index.mjs');
-  await build({ ...BUNDLE_OPTIONS, entryPoints: [entry], outfile: file });
+  await build({
+    ...BUNDLE_OPTIONS,
+    entryPoints: [entry],
+    outfile: file,
+    ...(leaveOutDynamicImports && {
+      plugins: [
+        {
+          name: 'leave-out-dynamic-imports',
+          setup(b) {
+            b.onResolve({ filter: /.*/ }, (args) => (args.kind === 'dynamic-import' && /\/functions\//.test(args.importer) ? { path: args.path, external: true } : undefined));
+          },
+        },
+      ],
+    }),
+  });
   return { source, directory: outdir, file, environment: {} };
 }
 

@@ -32,6 +32,11 @@ export interface ContainerOptions {
   readonly dynamoDb?: Partial<DynamoDBClientConfig>;
   /** Replaces the Ekuaibao client (only to seed a table for a tenant whose base URL is not local). */
   readonly upstream?: UpstreamAuth;
+  /**
+   * Adds up every metric the service emits (name → sum of values), e.g. `RefreshTriggered`: each
+   * one is an asynchronous invocation of the warmer in AWS. Containers may share one map.
+   */
+  readonly metricCounts?: Map<string, number>;
 }
 
 export interface Container {
@@ -69,6 +74,7 @@ export function createContainer(options: ContainerOptions): Container {
   const logger = new Logger({ serviceName: 'ekuaibao-token-vending', logLevel: options.logLevel ?? 'INFO' });
   const metrics = new Metrics({ namespace: 'EkuaibaoTokenVending', serviceName: 'ekuaibao-token-vending', logger: quietMetricsLogger });
   metrics.setThrowOnEmptyMetrics(false);
+  if (options.metricCounts) countMetrics(metrics, options.metricCounts);
   // As functions/token/handler.ts with its default TRACE_AWS_CALLS=false: no Powertools Tracer, so
   // the X-Ray SDK is never loaded (functions/token/tracing.ts).
   const { vendor, refreshesIdle } = wireVendor({
@@ -99,6 +105,15 @@ export function createContainer(options: ContainerOptions): Container {
       return handler(event, context);
     },
     refreshesIdle,
+  };
+}
+
+/** Counts what goes through `metrics.addMetric` into `counts`, then lets Powertools have it. */
+export function countMetrics(metrics: Metrics, counts: Map<string, number>): void {
+  const addMetric = metrics.addMetric.bind(metrics);
+  metrics.addMetric = (name, unit, value, resolution) => {
+    counts.set(name, (counts.get(name) ?? 0) + value);
+    return addMetric(name, unit, value, resolution);
   };
 }
 
