@@ -273,7 +273,6 @@ function defaultEnvironment(): Record<string, string> {
     POWERTOOLS_SERVICE_NAME: 'ekuaibao-token-vending',
     POWERTOOLS_METRICS_NAMESPACE: 'EkuaibaoTokenVending',
     POWERTOOLS_LOG_LEVEL: 'INFO',
-    NODE_OPTIONS: '--enable-source-maps',
     POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
   };
 }

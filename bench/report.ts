@@ -384,10 +384,10 @@ function coldStartDetail(lines: string[], c: ColdStartResult): void {
   const w = c.withoutDynamicImports;
   if (w) {
     lines.push(
-      `| information: the token function with the modules its own code imports dynamically (functions/: tracing, Lambda client) left out of the file, as code splitting would | ${w.source} | ${bytes(w.bytes)} | ${bytes(w.gzipBytes)} | ${bytes(w.sourceMapBytes)} | ${ms(w.medianMs.processStartToImportMs)} | ${ms(w.medianMs.importMs)} | ${ms(w.medianMs.firstRequestMs)} | ${ms(w.medianMs.totalMs)} | ${ms(w.medianMs.wallMs)} |`,
+      `| information: the token function with the modules its own code imports dynamically (functions/adapters/lambda-sdk.ts: the Lambda client, loaded on the first refresh request) left out of the file, as code splitting would | ${w.source} | ${bytes(w.bytes)} | ${bytes(w.gzipBytes)} | ${bytes(w.sourceMapBytes)} | ${ms(w.medianMs.processStartToImportMs)} | ${ms(w.medianMs.importMs)} | ${ms(w.medianMs.firstRequestMs)} | ${ms(w.medianMs.totalMs)} | ${ms(w.medianMs.wallMs)} |`,
       '',
       `Code that the first request never runs still costs by being in the file: leaving the modules that functions/ imports dynamically out (${bytes(c.subject.bytes - w.bytes)}) changes the median cold start by ${signed(w.medianMs.totalMs - c.subject.medianMs.totalMs)} (import ${signed(w.medianMs.importMs - c.subject.medianMs.importMs)}); it would be ${ratio(w.medianMs.totalMs / c.baseline.medianMs.totalMs)} the hand-written handler's. ` +
-        'Both bundles run with the template\'s `NODE_OPTIONS=--enable-source-maps`, which makes Node read the source map at import: the larger the map, the longer.',
+        'Both bundles run with the template\'s environment; it sets no `NODE_OPTIONS=--enable-source-maps`, which would make Node read the source map at import (the larger the map, the longer).',
     );
   }
   const p = c.importProfile;

@@ -109,10 +109,10 @@ export interface EkuaibaoTokenVendingProps {
   readonly memorySize?: number;
   /**
    * Record every DynamoDB, Secrets Manager and Lambda call of both functions as an X-Ray
-   * subsegment (`TRACE_AWS_CALLS`), through Powertools Tracer. Off, the functions still trace
-   * actively (Lambda records each invocation, API Gateway each request) but never load the X-Ray
-   * SDK, which costs about 20 ms of cold start and a tenth of a warm request's CPU (README,
-   * Performance). Responses are never recorded either way.
+   * subsegment, through Powertools Tracer (the functions are built from their `traced-handler.ts`
+   * entries). Off, the functions still trace actively (Lambda records each invocation, API Gateway
+   * each request) and their assets hold no X-Ray SDK, which costs cold start and a tenth of a warm
+   * request's CPU (README, Performance). Responses are never recorded either way.
    * @default false
    */
   readonly traceAwsCalls?: boolean;
@@ -277,7 +277,6 @@ export class EkuaibaoTokenVending extends Construct {
       SECRET_MAX_AGE_SECONDS: String(settings.secretMaxAgeSeconds),
       REFRESH_LIFETIME_DAYS: String(settings.refreshLifetimeDays),
       INVALIDATION_MIN_INTERVAL_SECONDS: String(settings.invalidationMinIntervalSeconds),
-      TRACE_AWS_CALLS: String(settings.traceAwsCalls),
       POWERTOOLS_SERVICE_NAME: settings.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
       POWERTOOLS_LOG_LEVEL: settings.logLevel,
@@ -299,7 +298,7 @@ export class EkuaibaoTokenVending extends Construct {
     this.warmerFunction = new TokenVendingFunction(this, 'WarmerFunction', {
       ...common,
       environment,
-      entry: FUNCTION_ENTRIES.warmer,
+      entry: settings.traceAwsCalls ? FUNCTION_ENTRIES.warmerTraced : FUNCTION_ENTRIES.warmer,
       description: 'Ekuaibao token vending: refreshes cached tokens before they expire (on schedule and on request)',
       timeout: warmerTimeout(settings.warmerInterval, tokenTimeout),
       asyncInvocation: WARMER_ASYNC_INVOCATION,
@@ -319,7 +318,7 @@ export class EkuaibaoTokenVending extends Construct {
     this.tokenFunction = new TokenVendingFunction(this, 'TokenFunction', {
       ...common,
       environment: { ...environment, REFRESHER_FUNCTION_NAME: this.warmerFunction.function.functionName },
-      entry: FUNCTION_ENTRIES.token,
+      entry: settings.traceAwsCalls ? FUNCTION_ENTRIES.tokenTraced : FUNCTION_ENTRIES.token,
       description: 'Ekuaibao token vending: serves cached upstream access tokens per tenant',
       timeout: tokenTimeout,
     });

@@ -28,8 +28,6 @@ const environmentSchema = z
     WARM_HORIZON_SECONDS: seconds(360),
     /** The function that refreshes tokens asynchronously (the warmer); unset: callers never trigger refreshes (local mode wires its own). */
     REFRESHER_FUNCTION_NAME: z.optional(z.string().check(z.minLength(1))),
-    /** `true`: X-Ray subsegments for every AWS call, through Powertools Tracer (tracing.ts). */
-    TRACE_AWS_CALLS: z._default(z.enum(['true', 'false']), 'false'),
   })
   .check(
     z.refine((env) => env.REFRESH_WINDOW_SECONDS >= env.SAFETY_MARGIN_SECONDS, {
@@ -47,8 +45,6 @@ export interface ServiceConfig {
   readonly secretMaxAgeSeconds: number;
   readonly warmHorizonMs: number;
   readonly refresherFunctionName?: string;
-  /** Load Powertools Tracer and record every AWS call as an X-Ray subsegment. */
-  readonly traceAwsCalls: boolean;
   readonly vendor: TokenVendorSettings;
 }
 
@@ -70,7 +66,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secretMaxAgeSeconds: e.SECRET_MAX_AGE_SECONDS,
     warmHorizonMs: e.WARM_HORIZON_SECONDS * 1000,
     ...(e.REFRESHER_FUNCTION_NAME !== undefined && { refresherFunctionName: e.REFRESHER_FUNCTION_NAME }),
-    traceAwsCalls: e.TRACE_AWS_CALLS === 'true',
     vendor: {
       safetyMarginMs: e.SAFETY_MARGIN_SECONDS * 1000,
       refreshWindowMs: e.REFRESH_WINDOW_SECONDS * 1000,

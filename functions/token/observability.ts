@@ -9,9 +9,16 @@ import { METRIC } from './metric-names';
 
 export { METRIC };
 
+/**
+ * During an outage every caller is served the still-valid token: the metric counts each one, the
+ * log says so once a minute per container, not once per request (thousands of lines a second
+ * that CloudWatch Logs would bill, with nothing new in them).
+ */
+export const SERVED_STALE_LOG_INTERVAL_MS = 60_000;
 
-export function powertoolsEvents(metrics: Metrics, logger: Logger): VendorEvents {
+export function powertoolsEvents(metrics: Metrics, logger: Logger, now: () => number = Date.now): VendorEvents {
   const count = (name: string) => metrics.addMetric(name, MetricUnit.Count, 1);
+  let staleLoggedAt: number | undefined;
   return {
     cacheHit() {
       count(METRIC.cacheHitTable);
@@ -30,7 +37,10 @@ export function powertoolsEvents(metrics: Metrics, logger: Logger): VendorEvents
     },
     servedStale() {
       count(METRIC.servedStale);
-      logger.warn('the last refresh failed; served the still-valid token');
+      const at = now();
+      if (staleLoggedAt !== undefined && at - staleLoggedAt < SERVED_STALE_LOG_INTERVAL_MS) return;
+      staleLoggedAt = at;
+      logger.warn('the last refresh failed; serving the still-valid token (logged once a minute; ServedStaleOnUpstreamFailure counts every answer)');
     },
     refreshTriggered(outcome) {
       count(outcome === 'sent' ? METRIC.refreshTriggered : METRIC.refreshTriggerFailures);

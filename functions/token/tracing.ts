@@ -1,10 +1,10 @@
 /**
- * Powertools Tracer, for functions that run with `TRACE_AWS_CALLS=true`: X-Ray subsegments for
- * every DynamoDB, Secrets Manager and Lambda call. Loaded with a dynamic `import()` only then,
- * because the X-Ray SDK it brings costs on every request, not just when a trace is sampled: it
- * adds about 20 ms to a cold start, and its async hooks track every promise (about a tenth of a
- * table hit's CPU, see README, Performance). Lambda's active tracing records each invocation
- * without it.
+ * Powertools Tracer, for the traced entries (`traced-handler.ts`, which the stack deploys when
+ * `traceAwsCalls` is on): X-Ray subsegments for every DynamoDB, Secrets Manager and Lambda call.
+ * Only those entries import it, so the default assets do not even contain the X-Ray SDK: it costs
+ * on every request, not just when a trace is sampled (bytes to compile at cold start, and async
+ * hooks on every promise: a tenth of a table hit's CPU; README, Performance). Lambda's active
+ * tracing records each invocation without it.
  */
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';

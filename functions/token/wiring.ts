@@ -47,7 +47,7 @@ export function createVendor(wiring: VendorWiring): TokenVendor {
 export function wireVendor(wiring: VendorWiring): WiredVendor {
   const { config, tracer } = wiring;
   const traced = <T>(client: T): T => (tracer ? tracer.captureAWSv3Client(client) : client);
-  const events = powertoolsEvents(wiring.metrics, wiring.logger);
+  const events = powertoolsEvents(wiring.metrics, wiring.logger, wiring.clock && (() => wiring.clock!.now()));
   let background: BackgroundRefreshTrigger | undefined;
   let refresher: RefreshTrigger;
   if (wiring.refresher !== undefined && wiring.refresher !== 'background') {

@@ -65,7 +65,6 @@ test('context values reach the functions and the API', () => {
     SECRET_MAX_AGE_SECONDS: '60',
     REFRESH_LIFETIME_DAYS: '0',
     INVALIDATION_MIN_INTERVAL_SECONDS: '120',
-    TRACE_AWS_CALLS: 'true',
     POWERTOOLS_SERVICE_NAME: 'token-vending-staging',
     POWERTOOLS_METRICS_NAMESPACE: 'TokenVendingStaging',
     POWERTOOLS_LOG_LEVEL: 'DEBUG',

@@ -60,14 +60,12 @@ describe.each(FUNCTIONS)('%s', (path) => {
       SECRET_MAX_AGE_SECONDS: '300',
       REFRESH_LIFETIME_DAYS: '1',
       INVALIDATION_MIN_INTERVAL_SECONDS: '30',
-      TRACE_AWS_CALLS: 'false',
       POWERTOOLS_SERVICE_NAME: 'ekuaibao-token-vending',
       POWERTOOLS_METRICS_NAMESPACE: 'EkuaibaoTokenVending',
       POWERTOOLS_LOG_LEVEL: 'INFO',
       POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
       REQUEST_BUDGET_MS: '25500',
       WARM_HORIZON_SECONDS: '360',
-      NODE_OPTIONS: '--enable-source-maps',
       // The token function hands refreshes to the warmer; the warmer is where they run.
       ...(path === FUNCTIONS[0] ? { REFRESHER_FUNCTION_NAME: { Ref: resourceAt(standard.json, FUNCTIONS[1]!).logicalId } } : {}),
     });

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { DynamoTokenTable } from '../../functions/adapters/token-table';
 import { credentialFingerprint } from '../../functions/domain/fingerprint';
 import { ensureTokenTable, localDynamoDbConfig } from '../../local/token-table-setup';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { synthesize, type TemplateJson } from './support/synth';
@@ -34,12 +34,16 @@ const RESULT_MARK = '@@RESULT@@';
 let workDir: string;
 let tokenFunction: FunctionUnderTest;
 let warmerFunction: FunctionUnderTest;
+/** The token function of a stack synthesized with `traceAwsCalls`. */
+let tracedTokenFunction: FunctionUnderTest;
 
 beforeAll(() => {
   const { json, assembly } = synthesize({}, { bundle: true });
   workDir = mkdtempSync(path.join(tmpdir(), 'token-vending-asset-'));
   tokenFunction = isolate(json, assembly.directory, 'TokenVending/TokenFunction/Function/Resource', 'token');
   warmerFunction = isolate(json, assembly.directory, 'TokenVending/WarmerFunction/Function/Resource', 'warmer');
+  const traced = synthesize({ traceAwsCalls: true }, { bundle: true });
+  tracedTokenFunction = isolate(traced.json, traced.assembly.directory, 'TokenVending/TokenFunction/Function/Resource', 'token-traced');
 });
 
 afterAll(() => {
@@ -159,17 +163,19 @@ describe('the refresh path, asset to asset', () => {
     expect(ownOutput).not.toContain('fake-asset-access-token');
   });
 
-  test('the X-Ray SDK is loaded only with TRACE_AWS_CALLS=true, and then the asset still serves without recording the token', async () => {
+  test('the default assets hold no X-Ray SDK; with traceAwsCalls the token asset loads it, still serves and records no token', async () => {
+    // cls-hooked, which the X-Ray SDK loads, is what installs the async hooks on every promise.
+    for (const fn of [tokenFunction, warmerFunction]) {
+      expect(readFileSync(path.join(fn.taskRoot, fn.handlerFile), 'utf8')).not.toMatch(/AWS_XRAY_CONTEXT_MISSING|cls-hooked/);
+    }
     const event = apiGatewayEvent('GET', '/tenants/{tenantId}/token', { tenantId: 'acme' });
     const plain = await invokeAsync(tokenFunction, event, { ...localAws(), REPORT_XRAY: '1' });
     expect(plain.result).toMatchObject({ response: { statusCode: 200 }, xrayLoaded: false });
-    const traced = await invokeAsync(tokenFunction, event, { ...localAws(), REPORT_XRAY: '1', TRACE_AWS_CALLS: 'true' });
+    const traced = await invokeAsync(tracedTokenFunction, event, { ...localAws(), REPORT_XRAY: '1' });
     expect(traced.stderr).not.toMatch(/Dynamic require/);
     expect(traced.result).toMatchObject({ response: { statusCode: 200 }, xrayLoaded: true });
     const ownOutput = traced.stdout.split('\n').filter((line) => !line.startsWith(RESULT_MARK)).join('\n') + traced.stderr;
     expect(ownOutput).not.toContain('fake-asset-access-token');
-    const warmer = await invokeAsync(warmerFunction, { tenantId: 'acme' }, { ...localAws(), REPORT_XRAY: '1' });
-    expect(warmer.result).toMatchObject({ xrayLoaded: false });
   });
 
   test('the warmer asset handles the refresh request event for that tenant', async () => {
