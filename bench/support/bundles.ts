@@ -9,26 +9,29 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
+import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { TOKEN_VENDING_BUNDLING } from '../../lib/token-functions';
 import { packageOf } from './import-profile';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * Mirrors TOKEN_VENDING_BUNDLING in lib/token-functions.ts (NodejsFunction's esbuild options):
- * one self-contained ESM file plus its source map, AWS SDK included.
+ * TOKEN_VENDING_BUNDLING of lib/token-functions.ts (NodejsFunction's esbuild options) as esbuild's
+ * own options: one self-contained ESM file plus its source map, AWS SDK included. Derived, not
+ * copied, so that the baseline is always built exactly as the token function is.
  */
 export const BUNDLE_OPTIONS: BuildOptions = {
   bundle: true,
-  format: 'esm',
+  format: TOKEN_VENDING_BUNDLING.format === OutputFormat.ESM ? 'esm' : 'cjs',
   platform: 'node',
-  target: 'node24',
-  mainFields: ['module', 'main'],
-  banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
-  minify: true,
-  keepNames: true,
-  sourcemap: true,
-  sourcesContent: false,
-  external: [],
+  target: TOKEN_VENDING_BUNDLING.target!,
+  mainFields: [...TOKEN_VENDING_BUNDLING.mainFields!],
+  ...(TOKEN_VENDING_BUNDLING.banner !== undefined && { banner: { js: TOKEN_VENDING_BUNDLING.banner } }),
+  minify: TOKEN_VENDING_BUNDLING.minify!,
+  keepNames: TOKEN_VENDING_BUNDLING.keepNames!,
+  sourcemap: TOKEN_VENDING_BUNDLING.sourceMap!,
+  sourcesContent: TOKEN_VENDING_BUNDLING.sourcesContent!,
+  external: [...TOKEN_VENDING_BUNDLING.externalModules!],
   logLevel: 'silent',
 };
 

@@ -19,6 +19,9 @@ export type ErrorCode =
   | 'INTERNAL_ERROR';
 
 export class VendingError extends Error {
+  // Each class names itself in a string: the bundles are minified without keepNames (it costs
+  // cold start), so a class's own name would be a letter in the logs.
+  override name = 'VendingError';
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -27,41 +30,46 @@ export class VendingError extends Error {
     options?: ErrorOptions,
   ) {
     super(message, options);
-    this.name = new.target.name;
   }
 }
 
 export class InvalidTenantId extends VendingError {
+  override name = 'InvalidTenantId';
   constructor() {
     super('INVALID_TENANT_ID', 'tenantId must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$');
   }
 }
 
 export class InvalidRequestBody extends VendingError {
+  override name = 'InvalidRequestBody';
   constructor(detail: string) {
     super('INVALID_REQUEST_BODY', `Request body is invalid: ${detail}`);
   }
 }
 
 export class RouteNotFound extends VendingError {
+  override name = 'RouteNotFound';
   constructor() {
     super('NOT_FOUND', 'No such route');
   }
 }
 
 export class MethodNotAllowed extends VendingError {
+  override name = 'MethodNotAllowed';
   constructor(readonly allowed: string[]) {
     super('METHOD_NOT_ALLOWED', `Method not allowed; use ${allowed.join(', ')}`);
   }
 }
 
 export class TenantNotFound extends VendingError {
+  override name = 'TenantNotFound';
   constructor(tenantId: string) {
     super('TENANT_NOT_FOUND', `No credentials are configured for tenant ${tenantId}`);
   }
 }
 
 export class TenantMisconfigured extends VendingError {
+  override name = 'TenantMisconfigured';
   /** `problem` names what is wrong without quoting the secret's content. */
   constructor(tenantId: string, problem: string) {
     super('TENANT_MISCONFIGURED', `Credentials of tenant ${tenantId} are misconfigured: ${problem}`);
@@ -69,6 +77,7 @@ export class TenantMisconfigured extends VendingError {
 }
 
 export class UpstreamRejectedCredentials extends VendingError {
+  override name = 'UpstreamRejectedCredentials';
   constructor() {
     super(
       'UPSTREAM_REJECTED_CREDENTIALS',
@@ -78,6 +87,7 @@ export class UpstreamRejectedCredentials extends VendingError {
 }
 
 export class UpstreamUnavailable extends VendingError {
+  override name = 'UpstreamUnavailable';
   constructor(detail: string, retryAfterSeconds = 5, options?: ErrorOptions) {
     super('UPSTREAM_UNAVAILABLE', `Ekuaibao is unavailable: ${detail}`, retryAfterSeconds, options);
   }
@@ -88,12 +98,14 @@ export class UpstreamUnavailable extends VendingError {
  * caller: the vendor falls back to getAccessToken.
  */
 export class UpstreamRefreshRejected extends VendingError {
+  override name = 'UpstreamRefreshRejected';
   constructor() {
     super('UPSTREAM_UNAVAILABLE', 'Ekuaibao refused to refresh the token (HTTP 403)');
   }
 }
 
 export class TokenRefreshInProgress extends VendingError {
+  override name = 'TokenRefreshInProgress';
   constructor(retryAfterSeconds: number) {
     super(
       'TOKEN_REFRESH_IN_PROGRESS',
@@ -104,6 +116,7 @@ export class TokenRefreshInProgress extends VendingError {
 }
 
 export class InvalidationRateLimited extends VendingError {
+  override name = 'InvalidationRateLimited';
   constructor(retryAfterSeconds: number) {
     super(
       'INVALIDATION_RATE_LIMITED',
@@ -114,6 +127,7 @@ export class InvalidationRateLimited extends VendingError {
 }
 
 export class DependencyThrottled extends VendingError {
+  override name = 'DependencyThrottled';
   constructor(dependency: string, options?: ErrorOptions) {
     super('DEPENDENCY_THROTTLED', `${dependency} is throttling requests`, 1, options);
   }
@@ -124,6 +138,7 @@ export class DependencyThrottled extends VendingError {
  * write that failed this way may still have been applied: whoever retries it reads first.
  */
 export class DependencyUnavailable extends VendingError {
+  override name = 'DependencyUnavailable';
   constructor(dependency: string, options?: ErrorOptions) {
     super('DEPENDENCY_UNAVAILABLE', `${dependency} did not answer in time or failed`, 1, options);
   }

@@ -78,6 +78,8 @@ test('answers GET /tenants/bad%20id/token with 400 INVALID_TENANT_ID, without to
   expect(response.statusCode).toBe(400);
   const body = JSON.parse(response.body) as { error: { code: string; message: string; requestId: string } };
   expect(body.error.code).toBe('INVALID_TENANT_ID');
+  // Minified without keepNames, the error still logs under its own name.
+  expect(run.stdout).toContain('"errorName":"InvalidTenantId"');
 });
 
 describe('the refresh path, asset to asset', () => {
