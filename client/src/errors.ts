@@ -1,6 +1,6 @@
 /**
  * Codes the service (or API Gateway in front of it) answers with. Stable; see the service's
- * README, "Errors" and "Call it (SigV4)".
+ * README, "Errors" and "Call it".
  */
 export type ServiceErrorCode =
   | 'INVALID_TENANT_ID'

@@ -6,10 +6,9 @@
  * the token the service holds. Every call must end in 200, each client must report each rejected
  * token at most once, and no process may print a token.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { SANDBOX_TENANT } from '../../local/server';
 import { startNpmStart, stopNpmStart, type StartedServer } from '../support/npm-start';
+import { runToExit } from '../support/run-to-exit';
 
 /** Simulator tokens look like `ID_<22 chars>:<corporationId>`. */
 const TOKEN_SHAPE = /ID_[A-Za-z0-9]{22}:/;
@@ -29,15 +28,10 @@ afterEach(async () => {
 });
 
 async function runWorker(apiUrl: string, simulatorUrl: string, durationMs: number): Promise<{ summary: WorkerSummary; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, apiUrl, simulatorUrl, String(durationMs), '50'], {
-    env: { ...process.env, NODE_OPTIONS: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { code, stdout, stderr } = await runToExit(process.execPath, ['--import', 'tsx', WORKER, apiUrl, simulatorUrl, String(durationMs), '50'], {
+    ...process.env,
+    NODE_OPTIONS: '',
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const [code] = await once(child, 'exit');
   expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   return { summary: JSON.parse(stdout.trim().split('\n').pop()!) as WorkerSummary, output: stdout + stderr };
 }

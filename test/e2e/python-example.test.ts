@@ -5,13 +5,14 @@
  * Debian's python3-botocore when no Python here has botocore (`.ci/run`); this test fails rather
  * than skips without it.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SANDBOX_TENANT } from '../../local/server';
 import { verify, type CapturedRequest } from '../client/support/sigv4-verifier';
 import { startNpmStart, stopNpmStart, type StartedServer } from '../support/npm-start';
+import { runToExit, type Finished } from '../support/run-to-exit';
 
 const EXAMPLE = new URL('../../examples/python/get_token.py', import.meta.url).pathname;
 const TOKEN_SHAPE = /ID_[A-Za-z0-9]{22}:/;
@@ -32,17 +33,13 @@ function findPython(): string {
   return found;
 }
 
-async function runExample(env: Record<string, string>, tenantId: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(findPython(), [EXAMPLE, tenantId, '/api/openapi/v1/staffs'], {
-    env: { PATH: process.env.PATH!, HOME: '/nonexistent', ...FAKE_AWS, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function runExample(env: Record<string, string>, tenantId: string): Promise<Finished> {
+  return runToExit(findPython(), [EXAMPLE, tenantId, '/api/openapi/v1/staffs'], {
+    PATH: process.env.PATH!,
+    HOME: '/nonexistent',
+    ...FAKE_AWS,
+    ...env,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const [code] = await once(child, 'exit');
-  return { code: code as number, stdout, stderr };
 }
 
 describe('the Python example', () => {
