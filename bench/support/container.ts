@@ -1,6 +1,6 @@
 /**
  * One simulated Lambda container: the real handler (`createTokenApi`) around a vendor from
- * `wireVendor`, as functions/token/handler.ts builds them, but with the DynamoDB client pointed at
+ * `wireVendor`, as functions/token/create-handler.ts builds them, but with the DynamoDB client pointed at
  * the local engine and a credential source of our choosing. Refreshes of refresh-due tokens run in
  * the background of this process (no REFRESHER_FUNCTION_NAME), as in `npm start`. Separate
  * containers are separate `wireVendor` calls: separate in-flight maps, background refreshes and
