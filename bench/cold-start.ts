@@ -15,6 +15,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { functionEnvironment, SETTING_DEFAULTS } from '../contract/settings';
 import { EkuaibaoClient } from '../functions/adapters/ekuaibao-client';
 import { parseTenantSecret } from '../functions/adapters/tenant-credentials';
 import type { CredentialSource, UpstreamAuth } from '../functions/domain/types';
@@ -265,16 +266,9 @@ function isolate(bundle: LambdaBundle, directory: string): string {
   return target;
 }
 
-/** What the function gets when the template is not available (the CDK app's defaults). */
+/** What the function gets when the template is not available: the stack's defaults, from the shared contract. */
 function defaultEnvironment(): Record<string, string> {
-  return {
-    TENANT_SECRET_PREFIX: 'ekuaibao/tenants/',
-    DEFAULT_BASE_URL: 'https://app.ekuaibao.com',
-    POWERTOOLS_SERVICE_NAME: 'ekuaibao-token-vending',
-    POWERTOOLS_METRICS_NAMESPACE: 'EkuaibaoTokenVending',
-    POWERTOOLS_LOG_LEVEL: 'INFO',
-    POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
-  };
+  return { ...functionEnvironment(SETTING_DEFAULTS, { tableName: TABLE }), POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false' };
 }
 
 /** Puts a fresh token for the tenant in the table, fetched from the simulator on the tenant's behalf. */

@@ -31,7 +31,7 @@ import { startSecretsStub } from './support/secrets-stub';
 import { installSimulatedTime, seededRandom } from './support/simulated-time';
 import { BENCH_CREDENTIAL } from './latency';
 import { median, round } from './support/stats';
-import { METRIC } from '../functions/token/metric-names';
+import { METRIC } from '../contract/metrics';
 
 /**
  * AWS's published on-demand prices, us-east-1 (N. Virginia), as listed on

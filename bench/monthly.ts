@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { METRIC } from '../functions/token/metric-names';
+import { METRIC } from '../contract/metrics';
 import { lambdaDollarsPerMs, PRICES, type RefreshPathCost } from './cost';
 import { REPO_ROOT } from './support/bundles';
 import { round } from './support/stats';

@@ -21,6 +21,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { ROUTES, route, type RouteName, routePath } from '../contract/routes';
 import { STATUS_BY_CODE } from '../functions/token/error-response';
 import { ERROR_ANSWER_SCHEMA, TOKEN_ANSWER_SCHEMA } from '../functions/token/response-schemas';
 
@@ -116,7 +117,7 @@ export interface TokenApiProps {
  *   allowedAccountIds: [], privateVpcEndpointIds: [], logRetention: RetentionDays.THREE_MONTHS,
  *   removalPolicy: RemovalPolicy.RETAIN, manageAccountCloudWatchRole: true,
  * });
- * api.routeArn('GET', 'acme'); // arn:...:execute-api:...:<apiId>/v1/GET/tenants/acme/token
+ * api.routeArn('getToken', 'acme'); // arn:...:execute-api:...:<apiId>/v1/GET/tenants/acme/token
  */
 export class TokenApi extends Construct {
   public readonly api: RestApi;
@@ -186,7 +187,7 @@ export class TokenApi extends Construct {
     const invalidateBody = new Model(this, 'InvalidateBodyModel', {
       restApi: this.api,
       contentType: 'application/json',
-      description: 'POST /tenants/{tenantId}/token/invalidate body',
+      description: `POST ${route('invalidateToken').resource} body`,
       schema: {
         schema: JsonSchemaVersion.DRAFT4,
         type: JsonSchemaType.OBJECT,
@@ -220,12 +221,15 @@ export class TokenApi extends Construct {
         ...errorStatuses.map((status) => ({ statusCode: String(status), responseModels: { 'application/json': errorModel } })),
       ],
     };
-    const token = this.api.root.addResource('tenants').addResource('{tenantId}').addResource('token');
-    this.getTokenMethod = token.addMethod('GET', integration, methodOptions);
-    this.invalidateMethod = token.addResource('invalidate').addMethod('POST', integration, {
-      ...methodOptions,
-      requestModels: { 'application/json': invalidateBody },
-    });
+    // One resource path and method per route of the shared list the function routes on.
+    const methods = new Map<RouteName, Method>();
+    for (const r of ROUTES) {
+      const resource = this.api.root.resourceForPath(r.resource);
+      const options = r.method === 'POST' ? { ...methodOptions, requestModels: { 'application/json': invalidateBody } } : methodOptions;
+      methods.set(r.name, resource.addMethod(r.method, integration, options));
+    }
+    this.getTokenMethod = methods.get('getToken')!;
+    this.invalidateMethod = methods.get('invalidateToken')!;
 
     for (const { type, code } of GATEWAY_ERRORS) {
       this.api.addGatewayResponse(`GatewayResponse${type.responseType}`, {
@@ -272,9 +276,14 @@ export class TokenApi extends Construct {
    * The `execute-api:Invoke` ARN of one tenant's route, e.g.
    * `arn:aws:execute-api:eu-west-1:111122223333:a1b2c3/v1/GET/tenants/acme/token`.
    */
-  public routeArn(method: 'GET' | 'POST', tenantId: string): string {
-    const path = method === 'GET' ? `/tenants/${tenantId}/token` : `/tenants/${tenantId}/token/invalidate`;
-    return this.api.arnForExecuteApi(method, path, this.api.deploymentStage.stageName);
+  public routeArn(name: RouteName, tenantId: string): string {
+    const r = route(name);
+    return this.api.arnForExecuteApi(r.method, routePath(r, tenantId), this.api.deploymentStage.stageName);
+  }
+
+  /** The `execute-api:Invoke` ARNs of every route of one tenant. */
+  public tenantRouteArns(tenantId: string): string[] {
+    return ROUTES.map((r) => this.routeArn(r.name, tenantId));
   }
 }
 

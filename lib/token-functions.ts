@@ -14,24 +14,19 @@ import {
 import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-// The function computes its lease from the same module: the budget below can never drift from it.
+// The function computes its lease and budget from the same module: the timeout below can never drift from them.
 import {
-  leaseDurationMs,
-  REQUEST_OVERHEAD_MS,
-  requestBudgetMs as functionRequestBudgetMs,
-  UPSTREAM_RETRY_CAP_MS,
-} from '../functions/domain/lease-timing';
+  API_GATEWAY_INTEGRATION_TIMEOUT_MS,
+  type LeaseTimingInput,
+  requestBudgetOverrun,
+  tokenFunctionTimeoutSeconds,
+} from '../contract/lease-timing';
+import type { FunctionEnvironment } from '../contract/settings';
 import { InvalidTokenVendingSetting } from './errors';
 import { LOCK_FILE, REPO_ROOT } from './paths';
 
 /** API Gateway closes a REST integration after 29 seconds unless a quota increase says otherwise. */
-export const API_GATEWAY_INTEGRATION_TIMEOUT = Duration.seconds(29);
-
-/** Work around the waits (the secret read, the DynamoDB round trips): the function's own constant. */
-export { REQUEST_OVERHEAD_MS } from '../functions/domain/lease-timing';
-
-/** After the vendor's deadline: writing the error response, flushing metrics and traces. */
-export const RESPONSE_MARGIN_MS = 2_000;
+export const API_GATEWAY_INTEGRATION_TIMEOUT = Duration.millis(API_GATEWAY_INTEGRATION_TIMEOUT_MS);
 
 /** The warmer refreshes many tenants in one run; it never needs more than this. */
 export const WARMER_MAX_TIMEOUT = Duration.minutes(5);
@@ -64,17 +59,12 @@ export const TOKEN_VENDING_BUNDLING: BundlingOptions = {
   forceDockerBundling: false,
 };
 
-export interface RequestBudget {
-  readonly leaseWaitMs: number;
-  readonly upstreamTimeoutMs: number;
-  readonly upstreamMaxAttempts: number;
-}
+export type RequestBudget = LeaseTimingInput & { readonly leaseWaitMs: number };
 
 /**
- * `REQUEST_BUDGET_MS`: the deadline the vendor gives one request. The worst request waits for
- * another caller's lease, takes the lease over, then holds it for as long as a lease lasts
- * (`leaseDurationMs` of functions/domain/lease-timing.ts: every upstream attempt with its
- * backoff, the store phase, the guard and the slack):
+ * The token function's timeout: the request budget (`requestBudgetMs` of contract/lease-timing.ts,
+ * which the function computes too) plus time to answer. It must end before API Gateway gives up,
+ * or the caller sees a bare 504 instead of the service's error.
  *
  * ```
  * |-- lease wait --|-- attempt 1 --|-backoff-|-- attempt 2 --|-store-|-guard+slack-|-overhead-|  = budget
@@ -82,41 +72,10 @@ export interface RequestBudget {
  * |------------------------------------ budget --------------------------------------------|-margin-| = Lambda timeout < 29 s
  * ```
  */
-export function requestBudgetMs(budget: RequestBudget): number {
-  return functionRequestBudgetMs(budget);
-}
-
-/**
- * The token function's timeout: the request budget plus time to answer. It must end before API
- * Gateway gives up, or the caller sees a bare 504 instead of the service's error.
- */
 export function tokenFunctionTimeout(budget: RequestBudget): Duration {
-  const worstMs = requestBudgetMs(budget) + RESPONSE_MARGIN_MS;
-  const seconds = Math.ceil(worstMs / 1000);
-  if (seconds >= API_GATEWAY_INTEGRATION_TIMEOUT.toSeconds()) {
-    throw new InvalidTokenVendingSetting('leaseWaitMs/upstreamTimeoutMs/upstreamMaxAttempts', budgetOverrun(budget, worstMs));
-  }
-  return Duration.seconds(seconds);
-}
-
-/** Why `budget` does not fit, term by term, and what would. */
-function budgetOverrun(budget: RequestBudget, worstMs: number): string {
-  const { leaseWaitMs, upstreamTimeoutMs, upstreamMaxAttempts } = budget;
-  const leaseMs = leaseDurationMs(budget);
-  const upstreamMs = upstreamTimeoutMs * upstreamMaxAttempts + UPSTREAM_RETRY_CAP_MS * (upstreamMaxAttempts - 1);
-  const limitSeconds = API_GATEWAY_INTEGRATION_TIMEOUT.toSeconds();
-  // The timeout is rounded up to whole seconds and must stay below the limit.
-  const largestLeaseWaitMs = (limitSeconds - 1) * 1000 - RESPONSE_MARGIN_MS - REQUEST_OVERHEAD_MS - leaseMs;
-  const advice =
-    largestLeaseWaitMs >= 0
-      ? `with these upstream settings leaseWaitMs may be at most ${largestLeaseWaitMs}`
-      : 'the upstream settings alone do not fit: lower upstreamTimeoutMs or upstreamMaxAttempts';
-  return (
-    `a request may take ${worstMs} ms: lease wait ${leaseWaitMs} + lease ${leaseMs} ` +
-    `(${upstreamMaxAttempts} x ${upstreamTimeoutMs} upstream timeout + ${upstreamMaxAttempts - 1} x ${UPSTREAM_RETRY_CAP_MS} backoff ` +
-    `+ ${leaseMs - upstreamMs} store phase, guard and slack) + ${REQUEST_OVERHEAD_MS} overhead + ${RESPONSE_MARGIN_MS} to answer, ` +
-    `which does not fit under API Gateway's ${limitSeconds} s integration timeout; ${advice}`
-  );
+  const overrun = requestBudgetOverrun(budget);
+  if (overrun !== undefined) throw new InvalidTokenVendingSetting('leaseWaitMs', overrun);
+  return Duration.seconds(tokenFunctionTimeoutSeconds(budget));
 }
 
 /** The warmer may use the whole interval between runs, within bounds. */
@@ -129,7 +88,7 @@ export interface TokenVendingFunctionProps {
   /** Absolute path of the TypeScript entry that exports `handler`. */
   readonly entry: string;
   readonly description: string;
-  readonly environment: Record<string, string>;
+  readonly environment: FunctionEnvironment;
   readonly timeout: Duration;
   readonly memorySize: number;
   readonly logLevel: ApplicationLogLevel;

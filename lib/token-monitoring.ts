@@ -18,7 +18,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { type ITopic, Subscription, SubscriptionProtocol, Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 // The names the functions emit, from the one module that spells them (no imports of its own).
-import { METRIC } from '../functions/token/metric-names';
+import { METRIC } from '../contract/metrics';
 import { accountDelegatedKeyPolicy } from './key-policy';
 
 /** A custom metric the functions emit through Powertools Metrics. */

@@ -3,6 +3,7 @@ import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/
 import { Effect, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { PARTITION_KEY, TTL_ATTRIBUTE } from '../contract/table';
 import { accountDelegatedKeyPolicy } from './key-policy';
 
 /** The DynamoDB actions the token function and the warmer use, and nothing else. */
@@ -59,9 +60,9 @@ export class TokenStore extends Construct {
     });
 
     this.table = new Table(this, 'Table', {
-      partitionKey: { name: 'tenantId', type: AttributeType.STRING },
+      partitionKey: { name: PARTITION_KEY, type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: 'ttl',
+      timeToLiveAttribute: TTL_ATTRIBUTE,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: this.tableKey,

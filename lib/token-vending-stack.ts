@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { route } from '../contract/routes';
 import { EkuaibaoTokenVending, type EkuaibaoTokenVendingProps } from './token-vending';
 
 export interface TokenVendingStackProps extends StackProps {
@@ -19,7 +20,7 @@ export class TokenVendingStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the token API (stage included)', value: api.url });
     new CfnOutput(this, 'TokenUrlTemplate', {
       description: 'GET this with SigV4 (service execute-api) after replacing {tenantId}',
-      value: api.urlForPath('/tenants/{tenantId}/token'),
+      value: api.urlForPath(route('getToken').resource),
     });
     new CfnOutput(this, 'ExampleCallerPolicy', {
       description: 'IAM policy for a caller of tenant TENANT_ID: replace TENANT_ID, attach to the caller role',

@@ -6,16 +6,22 @@ import { ApplicationLogLevel, type EventInvokeConfigOptions } from 'aws-cdk-lib/
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import {
+  functionEnvironment,
+  type LogLevel,
+  type ServiceSettings,
+  SETTING_DEFAULTS,
+  type SettingName,
+  settingsProblems,
+} from '../contract/settings';
+import { isValidTenantId, TENANT_ID_PATTERN } from '../contract/tenant-id';
 import { acknowledgeTokenVendingFindings } from './compliance';
 import { InvalidTokenVendingSetting } from './errors';
 import { FUNCTION_ENTRIES } from './paths';
 import { TokenApi } from './token-api';
-import { requestBudgetMs, TokenVendingFunction, tokenFunctionTimeout, warmerTimeout } from './token-functions';
+import { TokenVendingFunction, tokenFunctionTimeout, warmerTimeout } from './token-functions';
 import { TokenMonitoring } from './token-monitoring';
 import { TokenStore } from './token-store';
-
-/** A warm run covers tokens that expire before the next run, plus this much. */
-const WARM_HORIZON_SLACK_SECONDS = 60;
 
 /**
  * How Lambda treats the warmer's asynchronous invocations: the token function's refresh requests
@@ -29,7 +35,7 @@ export const WARMER_ASYNC_INVOCATION = {
   maxEventAge: Duration.minutes(1),
 } as const satisfies EventInvokeConfigOptions;
 
-export type TokenVendingLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+export type TokenVendingLogLevel = LogLevel;
 
 /** Settings of {@link EkuaibaoTokenVending}. Every field is optional; the defaults are the secure choice. */
 export interface EkuaibaoTokenVendingProps {
@@ -205,23 +211,27 @@ export type ResolvedTokenVendingProps = Required<
 > &
   Pick<EkuaibaoTokenVendingProps, 'wafRateLimit' | 'alarmEmail' | 'alarmTopic'> & { readonly apiName: string };
 
+/**
+ * The defaults of every optional prop. Those the function shares come from contract/settings.ts,
+ * which the function reads its own defaults from.
+ */
 export const TOKEN_VENDING_DEFAULTS = {
-  secretPrefix: 'ekuaibao/tenants/',
-  defaultBaseUrl: 'https://app.ekuaibao.com',
-  safetyMarginSeconds: 300,
-  refreshWindowSeconds: 900,
-  upstreamTimeoutMs: 5000,
-  upstreamMaxAttempts: 2,
-  leaseWaitMs: 8000,
-  secretMaxAgeSeconds: 300,
-  refreshLifetimeDays: 1,
-  invalidationMinIntervalSeconds: 30,
+  secretPrefix: SETTING_DEFAULTS.secretPrefix,
+  defaultBaseUrl: SETTING_DEFAULTS.defaultBaseUrl,
+  safetyMarginSeconds: SETTING_DEFAULTS.safetyMarginSeconds,
+  refreshWindowSeconds: SETTING_DEFAULTS.refreshWindowSeconds,
+  upstreamTimeoutMs: SETTING_DEFAULTS.upstreamTimeoutMs,
+  upstreamMaxAttempts: SETTING_DEFAULTS.upstreamMaxAttempts,
+  leaseWaitMs: SETTING_DEFAULTS.leaseWaitMs,
+  secretMaxAgeSeconds: SETTING_DEFAULTS.secretMaxAgeSeconds,
+  refreshLifetimeDays: SETTING_DEFAULTS.refreshLifetimeDays,
+  invalidationMinIntervalSeconds: SETTING_DEFAULTS.invalidationMinIntervalSeconds,
   traceAwsCalls: false,
-  warmerInterval: Duration.minutes(5),
+  warmerInterval: Duration.minutes(SETTING_DEFAULTS.warmerIntervalMinutes),
   memorySize: 512,
-  logLevel: 'INFO',
-  serviceName: 'ekuaibao-token-vending',
-  metricsNamespace: 'EkuaibaoTokenVending',
+  logLevel: SETTING_DEFAULTS.logLevel,
+  serviceName: SETTING_DEFAULTS.serviceName,
+  metricsNamespace: SETTING_DEFAULTS.metricsNamespace,
   stageName: 'v1',
   throttlingRateLimit: 50,
   throttlingBurstLimit: 100,
@@ -264,26 +274,10 @@ export class EkuaibaoTokenVending extends Construct {
       retainOnDelete: settings.retainOnDelete,
     });
 
-    // What both functions read; the token function gets the refresher's name on top.
-    const environment: Record<string, string> = {
-      TABLE_NAME: this.store.table.tableName,
-      TENANT_SECRET_PREFIX: settings.secretPrefix,
-      DEFAULT_BASE_URL: settings.defaultBaseUrl,
-      SAFETY_MARGIN_SECONDS: String(settings.safetyMarginSeconds),
-      REFRESH_WINDOW_SECONDS: String(settings.refreshWindowSeconds),
-      UPSTREAM_TIMEOUT_MS: String(settings.upstreamTimeoutMs),
-      UPSTREAM_MAX_ATTEMPTS: String(settings.upstreamMaxAttempts),
-      LEASE_WAIT_MS: String(settings.leaseWaitMs),
-      SECRET_MAX_AGE_SECONDS: String(settings.secretMaxAgeSeconds),
-      REFRESH_LIFETIME_DAYS: String(settings.refreshLifetimeDays),
-      INVALIDATION_MIN_INTERVAL_SECONDS: String(settings.invalidationMinIntervalSeconds),
-      POWERTOOLS_SERVICE_NAME: settings.serviceName,
-      POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
-      POWERTOOLS_LOG_LEVEL: settings.logLevel,
-      // Derived, so that they always agree with the timeout and the schedule set here.
-      REQUEST_BUDGET_MS: String(requestBudgetMs(settings)),
-      WARM_HORIZON_SECONDS: String(settings.warmerInterval.toSeconds() + WARM_HORIZON_SLACK_SECONDS),
-    };
+    // What both functions read (typed by the function's own contract); the token function gets
+    // the refresher's name on top.
+    const shared = serviceSettings(settings);
+    const environment = functionEnvironment(shared, { tableName: this.store.table.tableName });
     const tokenTimeout = tokenFunctionTimeout(settings);
     const common = {
       memorySize: settings.memorySize,
@@ -317,7 +311,10 @@ export class EkuaibaoTokenVending extends Construct {
     // (an asynchronous invoke with {"tenantId"}).
     this.tokenFunction = new TokenVendingFunction(this, 'TokenFunction', {
       ...common,
-      environment: { ...environment, REFRESHER_FUNCTION_NAME: this.warmerFunction.function.functionName },
+      environment: functionEnvironment(shared, {
+        tableName: this.store.table.tableName,
+        refresherFunctionName: this.warmerFunction.function.functionName,
+      }),
       entry: settings.traceAwsCalls ? FUNCTION_ENTRIES.tokenTraced : FUNCTION_ENTRIES.token,
       description: 'Ekuaibao token vending: serves cached upstream access tokens per tenant',
       timeout: tokenTimeout,
@@ -360,7 +357,7 @@ export class EkuaibaoTokenVending extends Construct {
     if (!isValidTenantId(tenantId)) {
       throw new InvalidTokenVendingSetting('tenantId', `"${tenantId}" does not match ${TENANT_ID_PATTERN}`);
     }
-    return [this.api.routeArn('GET', tenantId), this.api.routeArn('POST', tenantId)];
+    return this.api.tenantRouteArns(tenantId);
   }
 
   /** Lets `grantee` call both routes of one tenant (and no other tenant's). */
@@ -391,13 +388,34 @@ export class EkuaibaoTokenVending extends Construct {
   }
 }
 
-const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const SECRET_PREFIX_PATTERN = /^[A-Za-z0-9/_+=.@-]+$/;
 const ACCOUNT_ID_PATTERN = /^\d{12}$/;
 const VPC_ENDPOINT_ID_PATTERN = /^vpce-[0-9a-f]{8,17}$/;
 const KMS_KEY_ARN_PATTERN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const STAGE_NAME_PATTERN = /^[A-Za-z0-9_]{1,128}$/;
 const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** The settings the functions share with the stack, as contract/settings.ts names them. */
+export function serviceSettings(p: ResolvedTokenVendingProps): ServiceSettings {
+  return {
+    secretPrefix: p.secretPrefix,
+    defaultBaseUrl: p.defaultBaseUrl,
+    safetyMarginSeconds: p.safetyMarginSeconds,
+    refreshWindowSeconds: p.refreshWindowSeconds,
+    upstreamTimeoutMs: p.upstreamTimeoutMs,
+    upstreamMaxAttempts: p.upstreamMaxAttempts,
+    leaseWaitMs: p.leaseWaitMs,
+    secretMaxAgeSeconds: p.secretMaxAgeSeconds,
+    refreshLifetimeDays: p.refreshLifetimeDays,
+    invalidationMinIntervalSeconds: p.invalidationMinIntervalSeconds,
+    warmerIntervalMinutes: p.warmerInterval.toMinutes({ integral: false }),
+    serviceName: p.serviceName,
+    metricsNamespace: p.metricsNamespace,
+    logLevel: p.logLevel,
+  };
+}
+
+/** The prop (and context key) that sets each shared setting. */
+const PROP_OF_SETTING: Partial<Record<SettingName, string>> = { warmerIntervalMinutes: 'warmerInterval' };
 
 /** Applies defaults and rejects settings the stack cannot be built with. */
 export function resolveProps(props: EkuaibaoTokenVendingProps, stackName: string): ResolvedTokenVendingProps {
@@ -441,40 +459,15 @@ function check(p: ResolvedTokenVendingProps): void {
   const fail = (setting: string, reason: string): never => {
     throw new InvalidTokenVendingSetting(setting, reason);
   };
-  if (!SECRET_PREFIX_PATTERN.test(p.secretPrefix)) {
-    // An empty prefix would grant every secret in the account and region.
-    fail('secretPrefix', 'must be non-empty and use only letters, digits and /_+=.@- (no wildcards)');
-  }
-  let url: URL | undefined;
-  try {
-    url = new URL(p.defaultBaseUrl);
-  } catch {
-    fail('defaultBaseUrl', `"${p.defaultBaseUrl}" is not a URL`);
-  }
-  if (url && url.protocol !== 'https:') fail('defaultBaseUrl', 'must be https (the upstream takes credentials)');
+  // The shared settings: the function runs exactly these checks on the environment built from them.
+  for (const problem of settingsProblems(serviceSettings(p))) fail(PROP_OF_SETTING[problem.setting] ?? problem.setting, problem.message);
   const wholeAtLeast = (setting: keyof ResolvedTokenVendingProps, min: number, max = Number.MAX_SAFE_INTEGER) => {
     const v = p[setting] as number;
     if (!Number.isInteger(v) || v < min || v > max) fail(setting, `must be an integer from ${min} to ${max}, got ${v}`);
   };
-  wholeAtLeast('safetyMarginSeconds', 0);
-  wholeAtLeast('refreshWindowSeconds', 1);
-  wholeAtLeast('upstreamTimeoutMs', 100);
-  wholeAtLeast('upstreamMaxAttempts', 1, 5);
-  wholeAtLeast('leaseWaitMs', 0);
-  wholeAtLeast('secretMaxAgeSeconds', 0);
-  wholeAtLeast('refreshLifetimeDays', 0, 32);
-  wholeAtLeast('invalidationMinIntervalSeconds', 0);
   wholeAtLeast('memorySize', 128, 10240);
   wholeAtLeast('throttlingRateLimit', 1);
   wholeAtLeast('throttlingBurstLimit', 1);
-  if (p.refreshWindowSeconds <= p.safetyMarginSeconds) {
-    fail('refreshWindowSeconds', 'must be larger than safetyMarginSeconds, or the warmer refreshes tokens already withheld');
-  }
-  const minutes = p.warmerInterval.toMinutes({ integral: false });
-  if (!Number.isInteger(minutes) || minutes < 1) fail('warmerInterval', 'must be a whole number of minutes, at least 1');
-  if (!(p.logLevel in ApplicationLogLevel)) fail('logLevel', 'must be DEBUG, INFO, WARN or ERROR');
-  if (!NAME_PATTERN.test(p.serviceName)) fail('serviceName', 'must be 1-128 letters, digits or _.-');
-  if (!NAME_PATTERN.test(p.metricsNamespace)) fail('metricsNamespace', 'must be 1-128 letters, digits or _.-');
   if (!Token.isUnresolved(p.apiName) && !NAME_PATTERN.test(p.apiName)) fail('apiName', 'must be 1-128 letters, digits or _.-');
   if (!STAGE_NAME_PATTERN.test(p.stageName)) fail('stageName', 'must be 1-128 letters, digits or _');
   for (const a of p.allowedAccountIds) if (!ACCOUNT_ID_PATTERN.test(a)) fail('allowedAccountIds', `"${a}" is not a 12-digit account id`);
@@ -486,7 +479,3 @@ function check(p: ResolvedTokenVendingProps): void {
   if (p.alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(p.alarmEmail)) fail('alarmEmail', `"${p.alarmEmail}" is not an e-mail address`);
 }
 
-/** Tenant ids the API accepts (the function checks the same pattern). */
-export function isValidTenantId(tenantId: string): boolean {
-  return TENANT_ID_PATTERN.test(tenantId);
-}

@@ -11,7 +11,7 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { PARTITION_KEY, TTL_ATTRIBUTE } from '../functions/adapters/token-table';
+import { PARTITION_KEY, TTL_ATTRIBUTE } from '../contract/table';
 
 /** Local engines accept any credentials; the SDK only needs some to sign with. */
 export function localDynamoDbConfig(endpoint: string) {

@@ -6,7 +6,7 @@
  * It returns what happened; `checker.ts` judges it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { leaseDurationMs } from '../functions/domain/lease-timing';
+import { leaseDurationMs } from '../contract/lease-timing';
 import { TokenVendor, type TokenVendorSettings } from '../functions/domain/token-vendor';
 import type {
   Clock,

@@ -1,42 +1,11 @@
 /**
  * Configuration, read once from the environment, validated and typed. Nothing else reads
- * `process.env`. Every variable is documented in README's Configuration section.
+ * `process.env`. The variables, their defaults and ranges are the stack's own
+ * (contract/settings.ts); README's Configuration section lists them.
  */
-import * as z from 'zod/mini';
-import { leaseDurationMs, requestBudgetMs } from '../domain/lease-timing';
+import { leaseDurationMs, requestBudgetMs } from '../../contract/lease-timing';
+import { type ServiceSettings, readFunctionEnvironment, warmHorizonSeconds } from '../../contract/settings';
 import type { TokenVendorSettings } from '../domain/token-vendor';
-
-const seconds = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.nonnegative()), fallback);
-const positive = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
-
-const environmentSchema = z
-  .object({
-    TABLE_NAME: z.string({ error: 'is required' }).check(z.minLength(1, 'is required')),
-    TENANT_SECRET_PREFIX: z._default(z.string(), 'ekuaibao/tenants/'),
-    DEFAULT_BASE_URL: z._default(z.url(), 'https://app.ekuaibao.com'),
-    SAFETY_MARGIN_SECONDS: seconds(300),
-    REFRESH_WINDOW_SECONDS: seconds(900),
-    UPSTREAM_TIMEOUT_MS: positive(5000),
-    UPSTREAM_MAX_ATTEMPTS: positive(2),
-    LEASE_WAIT_MS: seconds(8000),
-    /** Unset: derived as in the stack (lease wait + lease + 2 s of overhead). */
-    REQUEST_BUDGET_MS: z.optional(z.coerce.number().check(z.int(), z.positive())),
-    SECRET_MAX_AGE_SECONDS: seconds(300),
-    /** 0 asks the refresh endpoint for its own default lifetime (32 days). */
-    REFRESH_LIFETIME_DAYS: seconds(1),
-    INVALIDATION_MIN_INTERVAL_SECONDS: seconds(30),
-    WARM_HORIZON_SECONDS: seconds(360),
-    /** The function that refreshes tokens asynchronously (the warmer); unset: callers never trigger refreshes (local mode wires its own). */
-    REFRESHER_FUNCTION_NAME: z.optional(z.string().check(z.minLength(1))),
-  })
-  .check(
-    z.refine((env) => env.REFRESH_WINDOW_SECONDS >= env.SAFETY_MARGIN_SECONDS, {
-      message: 'REFRESH_WINDOW_SECONDS must be at least SAFETY_MARGIN_SECONDS',
-      path: ['REFRESH_WINDOW_SECONDS'],
-    }),
-  );
-
-export type Environment = z.input<typeof environmentSchema>;
 
 export interface ServiceConfig {
   readonly tableName: string;
@@ -46,40 +15,36 @@ export interface ServiceConfig {
   readonly warmHorizonMs: number;
   readonly refresherFunctionName?: string;
   readonly vendor: TokenVendorSettings;
+  /** The shared settings as read, for whoever needs one the fields above do not carry. */
+  readonly settings: ServiceSettings;
 }
 
 /** How long a caller waits for the asynchronous refresh request to be accepted (one Lambda Invoke). */
 const REFRESH_TRIGGER_TIMEOUT_MS = 1000;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
-  const parsed = environmentSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new Error(`Invalid configuration: ${problems.join('; ')}`);
-  }
-  const e = parsed.data;
-  const lease = leaseDurationMs({ upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS, upstreamMaxAttempts: e.UPSTREAM_MAX_ATTEMPTS });
+  const { settings: s, resources, requestBudgetMs: budgetOverride } = readFunctionEnvironment(env);
   return {
-    tableName: e.TABLE_NAME,
-    secretPrefix: e.TENANT_SECRET_PREFIX,
-    defaultBaseUrl: e.DEFAULT_BASE_URL,
-    secretMaxAgeSeconds: e.SECRET_MAX_AGE_SECONDS,
-    warmHorizonMs: e.WARM_HORIZON_SECONDS * 1000,
-    ...(e.REFRESHER_FUNCTION_NAME !== undefined && { refresherFunctionName: e.REFRESHER_FUNCTION_NAME }),
+    tableName: resources.tableName,
+    secretPrefix: s.secretPrefix,
+    defaultBaseUrl: s.defaultBaseUrl,
+    secretMaxAgeSeconds: s.secretMaxAgeSeconds,
+    warmHorizonMs: warmHorizonSeconds(s) * 1000,
+    ...(resources.refresherFunctionName !== undefined && { refresherFunctionName: resources.refresherFunctionName }),
     vendor: {
-      safetyMarginMs: e.SAFETY_MARGIN_SECONDS * 1000,
-      refreshWindowMs: e.REFRESH_WINDOW_SECONDS * 1000,
+      safetyMarginMs: s.safetyMarginSeconds * 1000,
+      refreshWindowMs: s.refreshWindowSeconds * 1000,
       // A holder never acts past its lease, so this bounds how long a crashed holder blocks the others.
-      leaseDurationMs: lease,
-      leaseWaitMs: e.LEASE_WAIT_MS,
-      requestBudgetMs:
-        e.REQUEST_BUDGET_MS ??
-        requestBudgetMs({ leaseWaitMs: e.LEASE_WAIT_MS, upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS, upstreamMaxAttempts: e.UPSTREAM_MAX_ATTEMPTS }),
-      upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
-      upstreamMaxAttempts: e.UPSTREAM_MAX_ATTEMPTS,
-      refreshLifetimeDays: e.REFRESH_LIFETIME_DAYS === 0 ? undefined : e.REFRESH_LIFETIME_DAYS,
-      invalidationMinIntervalMs: e.INVALIDATION_MIN_INTERVAL_SECONDS * 1000,
+      leaseDurationMs: leaseDurationMs(s),
+      leaseWaitMs: s.leaseWaitMs,
+      // The stack derives the Lambda timeout from the same formula (contract/lease-timing.ts).
+      requestBudgetMs: budgetOverride ?? requestBudgetMs(s),
+      upstreamTimeoutMs: s.upstreamTimeoutMs,
+      upstreamMaxAttempts: s.upstreamMaxAttempts,
+      refreshLifetimeDays: s.refreshLifetimeDays === 0 ? undefined : s.refreshLifetimeDays,
+      invalidationMinIntervalMs: s.invalidationMinIntervalSeconds * 1000,
       refreshTriggerTimeoutMs: REFRESH_TRIGGER_TIMEOUT_MS,
     },
+    settings: s,
   };
 }

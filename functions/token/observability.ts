@@ -5,7 +5,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { VendorEvents } from '../domain/vendor-events';
-import { METRIC } from './metric-names';
+import { METRIC } from '../../contract/metrics';
 
 export { METRIC };
 

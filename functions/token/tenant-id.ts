@@ -1,2 +1,2 @@
-/** What a tenant id may look like: it becomes part of a secret name and a table key. */
-export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+// Moved to contract/tenant-id.ts.
+export { TENANT_ID_PATTERN } from '../../contract/tenant-id';

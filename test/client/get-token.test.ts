@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { TENANT_ID_PATTERN as SERVICE_TENANT_ID_PATTERN } from '../../functions/token/tenant-id';
+import { TENANT_ID_PATTERN as SERVICE_TENANT_ID_PATTERN } from '../../contract/tenant-id';
 import { TENANT_ID_PATTERN, TokenVendingClient, TokenVendingError, type TokenVendingClientOptions, type TokenVendingEvent } from '../../client/src/index.js';
 import { FakeClock, settle } from './support/fake-clock';
 import { API_URL, FAKE_CREDENTIALS, FakeNetwork, errorAnswer, hang, json, rejectionOf, tokenAnswer } from './support/fake-network';

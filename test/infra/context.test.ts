@@ -68,7 +68,7 @@ test('context values reach the functions and the API', () => {
     POWERTOOLS_SERVICE_NAME: 'token-vending-staging',
     POWERTOOLS_METRICS_NAMESPACE: 'TokenVendingStaging',
     POWERTOOLS_LOG_LEVEL: 'DEBUG',
-    WARM_HORIZON_SECONDS: '240',
+    WARMER_INTERVAL_MINUTES: '3',
   });
   overridden.template.hasResourceProperties('AWS::ApiGateway::Stage', { StageName: 'staging' });
   overridden.template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });

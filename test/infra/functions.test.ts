@@ -1,14 +1,9 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { leaseDurationMs } from '../../functions/domain/lease-timing';
+import { leaseDurationMs, REQUEST_OVERHEAD_MS, requestBudgetMs } from '../../contract/lease-timing';
+import { loadConfig } from '../../functions/token/config';
 import { InvalidTokenVendingSetting } from '../../lib/errors';
-import {
-  API_GATEWAY_INTEGRATION_TIMEOUT,
-  REQUEST_OVERHEAD_MS,
-  requestBudgetMs,
-  TOKEN_VENDING_BUNDLING,
-  tokenFunctionTimeout,
-} from '../../lib/token-functions';
+import { API_GATEWAY_INTEGRATION_TIMEOUT, TOKEN_VENDING_BUNDLING, tokenFunctionTimeout } from '../../lib/token-functions';
 import { synthesize, type Synthesized } from './support/synth';
 import { render, resourceAt } from './support/template';
 
@@ -64,11 +59,29 @@ describe.each(FUNCTIONS)('%s', (path) => {
       POWERTOOLS_METRICS_NAMESPACE: 'EkuaibaoTokenVending',
       POWERTOOLS_LOG_LEVEL: 'INFO',
       POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
-      REQUEST_BUDGET_MS: '25500',
-      WARM_HORIZON_SECONDS: '360',
+      WARMER_INTERVAL_MINUTES: '5',
       // The token function hands refreshes to the warmer; the warmer is where they run.
       ...(path === FUNCTIONS[0] ? { REFRESHER_FUNCTION_NAME: { Ref: resourceAt(standard.json, FUNCTIONS[1]!).logicalId } } : {}),
     });
+  });
+
+  test('the function accepts the environment the stack wrote, and reads the intended settings from it', () => {
+    const env = Object.fromEntries(
+      Object.entries(environmentOf(standard, path)).map(([k, v]) => [k, typeof v === 'string' ? v : `resolved-${k.toLowerCase()}`]),
+    );
+    const config = loadConfig(env);
+    expect(config.tableName).toBe('resolved-table_name');
+    expect(config.vendor).toMatchObject({ safetyMarginMs: 300_000, refreshWindowMs: 900_000, leaseWaitMs: 8_000, requestBudgetMs: 25_500 });
+    expect(config.warmHorizonMs).toBe(360_000);
+    const overridden = synthesize({ upstreamTimeoutMs: '4000', upstreamMaxAttempts: '3', leaseWaitMs: '5000', warmerIntervalMinutes: '3', logLevel: 'debug' });
+    const other = Object.fromEntries(
+      Object.entries(environmentOf(overridden, path)).map(([k, v]) => [k, typeof v === 'string' ? v : `resolved-${k.toLowerCase()}`]),
+    );
+    const read = loadConfig(other);
+    expect(read.settings).toMatchObject({ upstreamTimeoutMs: 4000, upstreamMaxAttempts: 3, leaseWaitMs: 5000, warmerIntervalMinutes: 3, logLevel: 'DEBUG' });
+    expect(read.warmHorizonMs).toBe(240_000);
+    // The Lambda's timeout covers the budget the function derived on its own.
+    expect((resourceAt(overridden.json, path).resource.Properties!.Timeout as number) * 1000).toBeGreaterThan(read.vendor.requestBudgetMs);
   });
 
   test('has a role of its own with no AWS managed policy', () => {
@@ -84,7 +97,8 @@ describe('timeouts', () => {
   test('the token function outlives its request budget and ends before API Gateway gives up', () => {
     const { resource } = resourceAt(standard.json, FUNCTIONS[0]!);
     const timeoutSeconds = resource.Properties!.Timeout as number;
-    const budget = Number(environmentOf(standard, FUNCTIONS[0]!).REQUEST_BUDGET_MS);
+    const env = environmentOf(standard, FUNCTIONS[0]!);
+    const budget = loadConfig({ ...(env as Record<string, string>), TABLE_NAME: 'resolved', REFRESHER_FUNCTION_NAME: 'resolved' }).vendor.requestBudgetMs;
     // lease wait 8 s + lease 15.5 s (2 attempts x 5 s, 1 s backoff, 3 s store phase, 1 s guard,
     // 0.5 s slack) + 2 s overhead = 25.5 s; +2 s to answer = 27.5 s, rounded up to 28 s.
     expect(budget).toBe(25_500);
@@ -114,6 +128,8 @@ describe('timeouts', () => {
       InvalidTokenVendingSetting,
     );
     expect(() => synthesize({ upstreamMaxAttempts: '4' })).toThrow(/integration timeout/);
+    // The function refuses the same values from its environment.
+    expect(() => loadConfig({ TABLE_NAME: 't', UPSTREAM_MAX_ATTEMPTS: '4' })).toThrow(/LEASE_WAIT_MS: a request may take .* integration timeout/);
   });
 
   test('the default lease wait is the largest that fits, and the refusal says so, term by term', () => {
@@ -121,7 +137,7 @@ describe('timeouts', () => {
     const refusal = () => synthesize({ leaseWaitMs: '8501' });
     expect(refusal).toThrow(InvalidTokenVendingSetting);
     expect(refusal).toThrow(
-      'Invalid setting "leaseWaitMs/upstreamTimeoutMs/upstreamMaxAttempts": a request may take 28001 ms: lease wait 8501 + lease 15500 ' +
+      'Invalid setting "leaseWaitMs": a request may take 28001 ms: lease wait 8501 + lease 15500 ' +
         '(2 x 5000 upstream timeout + 1 x 1000 backoff + 4500 store phase, guard and slack) + 2000 overhead + 2000 to answer, ' +
         "which does not fit under API Gateway's 29 s integration timeout; with these upstream settings leaseWaitMs may be at most 8500",
     );
@@ -185,8 +201,8 @@ describe('warmer schedule', () => {
   test('follows warmerIntervalMinutes, and tells the warmer how far ahead to look', () => {
     const tenMinutes = synthesize({ warmerIntervalMinutes: '10' });
     tenMinutes.template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
-    const { resource } = resourceAt(tenMinutes.json, FUNCTIONS[1]!);
-    expect((resource.Properties!.Environment as { Variables: Record<string, string> }).Variables.WARM_HORIZON_SECONDS).toBe('660');
+    const env = environmentOf(tenMinutes, FUNCTIONS[1]!) as Record<string, string>;
+    expect(loadConfig({ ...env, TABLE_NAME: 'resolved' }).warmHorizonMs).toBe(660_000);
   });
 });
 

@@ -1,5 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { METRIC } from '../../functions/token/metric-names';
+import { METRIC } from '../../contract/metrics';
 import { HARDENED_CONTEXT } from './support/contexts';
 import { synthesize, type Synthesized } from './support/synth';
 import { render, resourceAt } from './support/template';

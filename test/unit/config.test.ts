@@ -51,10 +51,16 @@ describe('loadConfig', () => {
 
   test.each([
     [{}, 'TABLE_NAME: is required'],
-    [{ TABLE_NAME: 't', UPSTREAM_TIMEOUT_MS: '0' }, 'UPSTREAM_TIMEOUT_MS'],
+    [{ TABLE_NAME: 't', UPSTREAM_TIMEOUT_MS: '0' }, 'UPSTREAM_TIMEOUT_MS: must be an integer from 100 to 25000, got 0'],
+    [{ TABLE_NAME: 't', UPSTREAM_MAX_ATTEMPTS: '9' }, 'UPSTREAM_MAX_ATTEMPTS: must be an integer from 1 to 5'],
+    [{ TABLE_NAME: 't', TENANT_SECRET_PREFIX: 'ekuaibao/tenants' }, 'TENANT_SECRET_PREFIX: must use only letters'],
+    [{ TABLE_NAME: 't', DEFAULT_BASE_URL: 'http://app.ekuaibao.com' }, 'DEFAULT_BASE_URL: must be https'],
+    [{ TABLE_NAME: 't', POWERTOOLS_LOG_LEVEL: 'chatty' }, 'POWERTOOLS_LOG_LEVEL: must be one of DEBUG, INFO, WARN, ERROR'],
+    [{ TABLE_NAME: 't', REQUEST_BUDGET_MS: '60000' }, 'REQUEST_BUDGET_MS: must not exceed the derived budget of 25500 ms'],
     [{ TABLE_NAME: 't', SAFETY_MARGIN_SECONDS: 'soon' }, 'SAFETY_MARGIN_SECONDS'],
     [{ TABLE_NAME: 't', DEFAULT_BASE_URL: 'not a url' }, 'DEFAULT_BASE_URL'],
-    [{ TABLE_NAME: 't', SAFETY_MARGIN_SECONDS: '1000' }, 'REFRESH_WINDOW_SECONDS must be at least SAFETY_MARGIN_SECONDS'],
+    [{ TABLE_NAME: 't', SAFETY_MARGIN_SECONDS: '1000' }, 'REFRESH_WINDOW_SECONDS: must be larger than safetyMarginSeconds'],
+    [{ TABLE_NAME: 't', SAFETY_MARGIN_SECONDS: '900' }, 'REFRESH_WINDOW_SECONDS: must be larger than safetyMarginSeconds'],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

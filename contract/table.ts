@@ -1,0 +1,30 @@
+/**
+ * The token table's item layout: the CDK table, the local table setup and the DynamoDB adapter
+ * all take the attribute names from here.
+ */
+export const TABLE_ATTRIBUTES = {
+  tenantId: 'tenantId',
+  version: 'v',
+  accessToken: 'accessToken',
+  refreshToken: 'refreshToken',
+  expireTime: 'expireTime',
+  corporationId: 'corporationId',
+  issuedAt: 'issuedAt',
+  fingerprint: 'fingerprint',
+  tokenCredentialRank: 'tokenCredentialRank',
+  credentialRank: 'credentialRank',
+  retiredAt: 'retiredAt',
+  doubtedAt: 'doubtedAt',
+  leaseOwner: 'leaseOwner',
+  leaseExpiresAt: 'leaseExpiresAt',
+  failureCode: 'failureCode',
+  failureAt: 'failureAt',
+  failureLeaseOwner: 'failureLeaseOwner',
+  lastInvalidatedAt: 'lastInvalidatedAt',
+  ttl: 'ttl',
+} as const;
+
+/** The table's only key: one item per tenant. */
+export const PARTITION_KEY = TABLE_ATTRIBUTES.tenantId;
+/** Epoch seconds after which DynamoDB may delete an item nobody needs any more. */
+export const TTL_ATTRIBUTE = TABLE_ATTRIBUTES.ttl;
