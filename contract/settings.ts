@@ -122,10 +122,12 @@ export function settingsProblems(settings: ServiceSettings): SettingProblem[] {
     if (message !== undefined) problems.push({ setting: name, message });
   }
   if (problems.length > 0) return problems;
-  if (settings.refreshWindowSeconds <= settings.safetyMarginSeconds) {
+  // Equal turns the refresh window off: a token goes from served to withheld, and its refresh
+  // waits for the warmer's schedule or a caller (tests use that). Smaller would make no sense.
+  if (settings.refreshWindowSeconds < settings.safetyMarginSeconds) {
     problems.push({
       setting: 'refreshWindowSeconds',
-      message: 'must be larger than safetyMarginSeconds, or the warmer refreshes tokens that are already withheld',
+      message: 'must be at least safetyMarginSeconds: tokens inside the safety margin are withheld, so a refresh window inside it is never used',
     });
   }
   const overrun = requestBudgetOverrun(settings);

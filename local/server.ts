@@ -6,18 +6,19 @@
  * containers sharing one table.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { isIPv6, type AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import dynalite from 'dynalite';
+import { API_GATEWAY_INTEGRATION_TIMEOUT_MS } from '../contract/lease-timing';
 import { StaticCredentials } from '../functions/adapters/tenant-credentials';
 import type { CredentialSource } from '../functions/domain/types';
 import { createTokenApi } from '../functions/token/api';
 import { loadConfig } from '../functions/token/config';
 import { createVendor } from '../functions/token/wiring';
 import { loadLocalConfig } from './config';
-import { createLambdaRequestListener } from './lambda-http-adapter';
+import { createLocalHttpServer } from './lambda-http-adapter';
 import { startSimulator, type Simulator } from './simulator/simulator';
 import { ensureTokenTable, localDynamoDbConfig } from './token-table-setup';
 
@@ -29,8 +30,8 @@ export const SANDBOX_TENANT = {
   corporationId: 'DEMOcorp0000',
 } as const;
 
-/** Like the Lambda's timeout: the request budget plus a little. */
-const LOCAL_TIMEOUT_MS = 29_000;
+/** Like API Gateway, which gives up on the function after this long. */
+const LOCAL_TIMEOUT_MS = API_GATEWAY_INTEGRATION_TIMEOUT_MS;
 
 export interface LocalServer {
   readonly url: string;
@@ -99,11 +100,13 @@ export async function startLocalServer(env: Record<string, string | undefined> =
     });
     const handler = createTokenApi({ vendor, logger, metrics });
 
-    const server = createServer(createLambdaRequestListener(handler, LOCAL_TIMEOUT_MS));
+    // Refuses Host headers that are not loopback (DNS rebinding) unless ALLOWED_HOSTS names them,
+    // request targets it would have to resolve, and answers Node's own refusals as JSON.
+    const server = createLocalHttpServer(handler, LOCAL_TIMEOUT_MS, { allowedHosts: local.ALLOWED_HOSTS });
     const port = await listen(server, local.PORT, local.HOST);
     closers.push(() => closeServer(server));
     return {
-      url: `http://${local.HOST}:${port}`,
+      url: `http://${isIPv6(local.HOST) ? `[${local.HOST}]` : local.HOST}:${port}`,
       dynamoDbEndpoint,
       ...(simulator && { simulator }),
       close: closeAll,

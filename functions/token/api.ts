@@ -19,9 +19,10 @@ import {
 } from '../domain/errors';
 import type { TokenVendor } from '../domain/token-vendor';
 import { BASE_HEADERS, errorResponse } from './error-response';
-import { METRIC } from './metric-names';
-import { ROUTES } from './routes';
-import { TENANT_ID_PATTERN } from './tenant-id';
+import { METRIC } from '../../contract/metrics';
+import { ROUTES } from '../../contract/routes';
+import { rawPathParameter } from './routes';
+import { TENANT_ID_PATTERN } from '../../contract/tenant-id';
 
 export { TENANT_ID_PATTERN };
 
@@ -47,7 +48,7 @@ export function createTokenApi(dependencies: TokenApiDependencies) {
       const allowed = ROUTES.filter((r) => r.resource === event.resource).map((r) => r.method);
       throw allowed.length > 0 ? new MethodNotAllowed(allowed) : new RouteNotFound();
     }
-    const tenantId = parseTenantId(event.pathParameters?.tenantId);
+    const tenantId = parseTenantId(event);
     logger.appendKeys({ tenantId });
     switch (route.name) {
       case 'getToken': {
@@ -82,9 +83,27 @@ export function createTokenApi(dependencies: TokenApiDependencies) {
     .handler(handle);
 }
 
-function parseTenantId(raw: string | undefined): string {
-  if (raw === undefined || !TENANT_ID_PATTERN.test(raw)) throw new InvalidTenantId();
-  return raw;
+/** A tenant id that was sent percent-encoded (`de%6Do`), or whose raw path segment cannot be found. */
+class UnencodedTenantIdRequired extends InvalidTenantId {
+  override name = 'UnencodedTenantIdRequired';
+  constructor() {
+    super();
+    this.message = `${this.message}, sent as is in the path (not percent-encoded)`;
+  }
+}
+
+/**
+ * The tenant id, checked twice: the decoded `pathParameters.tenantId` must match the pattern, and
+ * the raw segment of `path` it was decoded from must be the very same string. API Gateway decodes
+ * path parameters, so without the second check `/tenants/de%6Do/token` would be served as tenant
+ * `demo`; only ids that reach a secret name and a table key exactly as the caller wrote them pass.
+ */
+function parseTenantId(event: APIGatewayProxyEvent): string {
+  const decoded = event.pathParameters?.tenantId;
+  if (decoded === undefined || !TENANT_ID_PATTERN.test(decoded)) throw new InvalidTenantId();
+  const raw = rawPathParameter(event.path, event.resource, 'tenantId');
+  if (raw === undefined || raw !== decoded || raw.includes('%')) throw new UnencodedTenantIdRequired();
+  return decoded;
 }
 
 function parseInvalidateBody(event: APIGatewayProxyEvent): { accessToken: string } {

@@ -1,20 +1,9 @@
 /**
- * The API's routes, keyed the way API Gateway REST reports a match: `httpMethod` and the
- * `resource` template. Routing on the template (not on `path`) keeps working behind a custom
- * domain's base-path mapping, where `path` carries the mapping's prefix.
+ * Routing helpers over the API's routes (contract/routes.ts, which the CDK API is built from):
+ * what API Gateway does before it calls us, and where a raw path parameter sits in `path`.
  */
-export type RouteName = 'getToken' | 'invalidateToken';
+import { ROUTES } from '../../contract/routes';
 
-export interface Route {
-  readonly name: RouteName;
-  readonly method: 'GET' | 'POST';
-  readonly resource: string;
-}
-
-export const ROUTES: readonly Route[] = [
-  { name: 'getToken', method: 'GET', resource: '/tenants/{tenantId}/token' },
-  { name: 'invalidateToken', method: 'POST', resource: '/tenants/{tenantId}/token/invalidate' },
-];
 
 /** What API Gateway does before it calls us: find the resource a raw path belongs to. */
 export function matchResource(
@@ -41,4 +30,28 @@ export function matchResource(
     if (matches) return { resource: route.resource, pathParameters };
   }
   return undefined;
+}
+
+/**
+ * The raw (still percent-encoded) path segment where `resource` has the parameter `{name}`, or
+ * undefined when `path` does not have the template's shape. API Gateway REST gives `path` as the
+ * client sent it but `pathParameters` decoded; behind a custom domain's base-path mapping `path`
+ * starts with the mapping's prefix, so the template is laid over the end of the path. One trailing
+ * slash is tolerated.
+ */
+export function rawPathParameter(path: string | null | undefined, resource: string, name: string): string | undefined {
+  if (typeof path !== 'string' || !path.startsWith('/')) return undefined;
+  const template = resource.split('/');
+  const segments = (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).split('/');
+  const offset = segments.length - template.length;
+  if (offset < 0) return undefined;
+  let raw: string | undefined;
+  // template[0] is the empty string before the leading slash; it lines up with the prefix's last segment.
+  for (let i = 1; i < template.length; i++) {
+    const part = template[i]!;
+    const segment = segments[offset + i]!;
+    if (part === `{${name}}`) raw = segment;
+    else if (!part.startsWith('{') && part !== segment) return undefined;
+  }
+  return raw;
 }

@@ -39,7 +39,9 @@ function apiWithRecordingVendor() {
 
 async function statusFor(api: ReturnType<typeof apiWithRecordingVendor>['api'], tenantId: string) {
   const event = toApiGatewayEvent('GET', '/tenants/x/token', {}, '');
+  // As API Gateway would report it if the raw segment were the id itself: only the pattern decides.
   event.pathParameters = { tenantId };
+  event.path = `/tenants/${tenantId}/token`;
   const response = await api(event, localLambdaContext(1000));
   return { status: response.statusCode, code: response.statusCode === 400 ? JSON.parse(response.body).error.code : undefined };
 }
