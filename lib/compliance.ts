@@ -1,17 +1,65 @@
-import { type App, Validations } from 'aws-cdk-lib';
+import {
+  type App,
+  type IPolicyValidationContextBeta1,
+  type IPolicyValidationPluginBeta1,
+  type PolicyValidationPluginReportBeta1,
+  Stack,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
+import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import type { EkuaibaoTokenVending } from './token-vending';
 
-/** Runs cdk-nag's AwsSolutions and Serverless packs on every synth of `app`. */
-export function addCompliancePacks(app: App): void {
+export interface CompliancePackOptions {
+  /**
+   * Run AWS Control Tower's proactive controls (the cfn-guard rules organisations enforce as
+   * CloudFormation hooks) too. They run the `cfn-guard` binary on the template, a few seconds per
+   * synth; tests that assert other things turn them off.
+   * @default true
+   */
+  readonly controlTower?: boolean;
+}
+
+/**
+ * The guardrails every synth of `app` must pass: cdk-nag's AwsSolutions and Serverless packs and
+ * Control Tower's proactive controls. Every exception is acknowledged below, with its reason.
+ */
+export function addCompliancePacks(app: App, options: CompliancePackOptions = {}): void {
   Validations.of(app).addPlugins(
     // Acknowledgements are also copied into each resource's Metadata (`cdk_nag`), so a reviewer
     // reading only the template sees every exception with its reason.
     new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }),
     new ServerlessChecks(app),
   );
+  if (options.controlTower ?? true) Validations.of(app).addPlugins(new ControlTowerChecks());
 }
+
+/**
+ * `CfnGuardValidator` with Control Tower's rules, whose findings count as errors. The plugin
+ * reports violations without a severity, and CDK, once the app acknowledges any finding at all,
+ * recomputes a report's success as "no violation of severity error": a broken control would then
+ * pass the synth. Every control here is an error, as Control Tower's hooks enforce it.
+ */
+class ControlTowerChecks implements IPolicyValidationPluginBeta1 {
+  private readonly guard = new CfnGuardValidator({ controlTowerRulesEnabled: true });
+  // The acknowledgement namespace (`cdk-validator-cfnguard::...`) comes from the plugin's name.
+  public readonly name = this.guard.name;
+  public readonly version = this.guard.version;
+  public readonly ruleIds = this.guard.ruleIds;
+
+  public validate(context: IPolicyValidationContextBeta1): PolicyValidationPluginReportBeta1 {
+    const report = this.guard.validate(context);
+    return { ...report, violations: report.violations.map((v) => ({ ...v, severity: v.severity ?? 'error' })) };
+  }
+}
+
+/** How an acknowledgement names a Control Tower rule (the plugin's rule name, not the CT.* id). */
+export const CONTROL_TOWER = {
+  lambdaInsideVpc: 'cdk-validator-cfnguard::lambda_inside_vpc_check',
+  lambdaPublicAccess: 'cdk-validator-cfnguard::lambda_function_public_access_prohibited_check',
+} as const;
 
 /** One acknowledged cdk-nag finding: on which construct, and why it is acceptable here. */
 export interface Acknowledgement {
@@ -29,7 +77,7 @@ export function tokenVendingAcknowledgements(vending: EkuaibaoTokenVending): Ack
   const acks: Acknowledgement[] = [
     {
       scope: store.accessPolicy,
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${settings.secretPrefix}*]`,
+      id: `AwsSolutions-IAM5[Resource::${nagResource(store.secretArnPattern, vending)}]`,
       reason:
         `secretsmanager:GetSecretValue only, on secrets named ${settings.secretPrefix}<tenantId>: one secret per tenant, ` +
         'added without redeploying, and Secrets Manager appends a random suffix to every secret ARN, so a wildcard after the prefix is required.',
@@ -38,7 +86,11 @@ export function tokenVendingAcknowledgements(vending: EkuaibaoTokenVending): Ack
       scope: fn.role,
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'Added by Lambda active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords, which do not support resource-level permissions.',
+        'Added by Lambda active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords, which do not support resource-level permissions.' +
+        (fn.function.isBoundToVpc
+          ? ' And, in a VPC, the actions of AWSLambdaVPCAccessExecutionRole (inline): Lambda creates, describes and deletes the network interfaces ' +
+            'that attach the function; ec2:Describe* support no resource-level permissions, and the interfaces do not exist before Lambda creates them.'
+          : ''),
     })),
     ...[api.getTokenMethod, api.invalidateMethod].map((method) => ({
       scope: method,
@@ -82,13 +134,28 @@ export function tokenVendingAcknowledgements(vending: EkuaibaoTokenVending): Ack
         "The account-wide API Gateway logging role (AWS::ApiGateway::Account) must write to every API's log groups in the region; AWS documents this managed policy for it, and it holds only CloudWatch Logs actions.",
     });
   }
-  if (!api.webAcl) {
-    acks.push({
-      scope: api.api.deploymentStage,
-      id: 'AwsSolutions-APIG3',
-      reason:
-        'The web ACL is opt-in (wafRateLimit): every method requires SigV4, unsigned requests never reach the function, and the stage is throttled. Enable it with -c wafRateLimit=<requests per IP per 5 min>.',
-    });
+  // Control Tower's proactive controls: the only ones the stack does not meet by construction.
+  for (const fn of [tokenFunction, warmerFunction]) {
+    if (!fn.function.isBoundToVpc) {
+      acks.push({
+        scope: fn.function,
+        id: CONTROL_TOWER.lambdaInsideVpc,
+        reason:
+          'CT.LAMBDA.PR.3: no VPC was given. The function needs only AWS APIs and the Ekuaibao endpoint over HTTPS. ' +
+          'Give -c vpcId=... -c subnetIds=... -c securityGroupIds=... (or the vpc props) to run it in your VPC, and this exception goes away.',
+      });
+    }
+  }
+  if (Token.isUnresolved(Stack.of(vending).account)) {
+    for (const permission of api.apiGatewayPermissions()) {
+      acks.push({
+        scope: permission,
+        id: CONTROL_TOWER.lambdaPublicAccess,
+        reason:
+          'CT.LAMBDA.PR.2: the permission is for apigateway.amazonaws.com and scoped by SourceArn to this API (an Fn::Join, which the rule cannot read). ' +
+          'A synth with a known account (cdk deploy sets it) adds SourceAccount as a literal, and the rule passes without this exception.',
+      });
+    }
   }
   const emailSubscription = monitoring.alarmEmailSubscription;
   if (emailSubscription) {
@@ -100,6 +167,17 @@ export function tokenVendingAcknowledgements(vending: EkuaibaoTokenVending): Ack
     });
   }
   return acks;
+}
+
+/**
+ * A resource ARN as cdk-nag names it in a finding id: the literal ARN when the stack's environment
+ * is known (`cdk deploy`), pseudo parameters as `<AWS::...>` when it is not (offline synth).
+ */
+function nagResource(arn: string, scope: IConstruct): string {
+  const resolved: unknown = Stack.of(scope).resolve(arn);
+  if (typeof resolved === 'string') return resolved;
+  const parts = (resolved as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+  return parts.map((part) => (typeof part === 'string' ? part : `<${(part as { Ref: string }).Ref}>`)).join('');
 }
 
 export function acknowledgeTokenVendingFindings(vending: EkuaibaoTokenVending): void {

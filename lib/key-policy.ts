@@ -1,4 +1,4 @@
-import { AccountRootPrincipal, Effect, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { AccountRootPrincipal, AnyPrincipal, Effect, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 
 /**
  * Every KMS action that applies to a symmetric encryption key, spelled out.
@@ -42,8 +42,25 @@ export const KEY_ACTIONS_DELEGATED_TO_IAM = [
 ] as const;
 
 /**
+ * Grants on the key may be created only by AWS services for AWS resources (DynamoDB creates
+ * them for the table). Without it, anyone the account lets call `kms:CreateGrant` could hand the
+ * key's use to any principal, out of sight of IAM: Control Tower's CT.KMS.PR.3 requires this.
+ */
+export function grantsOnlyForAwsResources(): PolicyStatement {
+  return new PolicyStatement({
+    sid: 'GrantsOnlyForAwsResources',
+    effect: Effect.DENY,
+    principals: [new AnyPrincipal()],
+    actions: ['kms:CreateGrant'],
+    resources: ['*'],
+    conditions: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+  });
+}
+
+/**
  * A key policy that lets IAM policies in this account govern the key (as the CDK default
- * does) without a wildcard action, plus any service statements the caller adds.
+ * does) without a wildcard action, lets only AWS services create grants, plus any service
+ * statements the caller adds.
  *
  * @example
  * const key = new Key(this, 'Key', { enableKeyRotation: true, policy: accountDelegatedKeyPolicy() });
@@ -58,6 +75,7 @@ export function accountDelegatedKeyPolicy(...serviceStatements: PolicyStatement[
         actions: [...KEY_ACTIONS_DELEGATED_TO_IAM],
         resources: ['*'],
       }),
+      grantsOnlyForAwsResources(),
       ...serviceStatements,
     ],
   });

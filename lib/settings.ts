@@ -35,7 +35,11 @@ export const CONTEXT_KEYS = [
   'throttlingBurstLimit',
   'allowedAccountIds',
   'privateVpcEndpointIds',
+  'tenantRateLimit',
   'wafRateLimit',
+  'vpcId',
+  'subnetIds',
+  'securityGroupIds',
   'manageApiGatewayAccountRole',
   'logRetentionDays',
   'alarmEmail',
@@ -43,9 +47,44 @@ export const CONTEXT_KEYS = [
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
+/** An existing VPC, by id, for the functions (context keys vpcId, subnetIds, securityGroupIds). */
+export interface NetworkPlacement {
+  readonly vpcId: string;
+  /** Private subnets with a route to a NAT (Ekuaibao is on the internet). */
+  readonly subnetIds: string[];
+  readonly securityGroupIds: string[];
+}
+
 export interface StackSettings {
   readonly stackName: string;
   readonly props: EkuaibaoTokenVendingProps;
+  readonly network?: NetworkPlacement;
+}
+
+const VPC_ID_PATTERN = /^vpc-[0-9a-f]{8,17}$/;
+const SUBNET_ID_PATTERN = /^subnet-[0-9a-f]{8,17}$/;
+const SECURITY_GROUP_ID_PATTERN = /^sg-[0-9a-f]{8,17}$/;
+
+/** All three network keys, or none. */
+function readNetwork(ctx: ContextReader): NetworkPlacement | undefined {
+  const vpcId = ctx.string('vpcId');
+  const subnetIds = ctx.list('subnetIds');
+  const securityGroupIds = ctx.list('securityGroupIds');
+  if (vpcId === undefined && subnetIds === undefined && securityGroupIds === undefined) return undefined;
+  if (vpcId !== undefined && !VPC_ID_PATTERN.test(vpcId)) throw new InvalidTokenVendingSetting('vpcId', `"${vpcId}" is not a VPC id (vpc-...)`);
+  for (const id of subnetIds ?? []) {
+    if (!SUBNET_ID_PATTERN.test(id)) throw new InvalidTokenVendingSetting('subnetIds', `"${id}" is not a subnet id (subnet-...)`);
+  }
+  for (const id of securityGroupIds ?? []) {
+    if (!SECURITY_GROUP_ID_PATTERN.test(id)) throw new InvalidTokenVendingSetting('securityGroupIds', `"${id}" is not a security group id (sg-...)`);
+  }
+  const missing = ([['vpcId', vpcId], ['subnetIds', subnetIds], ['securityGroupIds', securityGroupIds]] as const).find(
+    ([, v]) => v === undefined || v.length === 0,
+  );
+  if (missing) {
+    throw new InvalidTokenVendingSetting(missing[0], 'is needed too: vpcId, subnetIds (private subnets with a NAT route) and securityGroupIds go together');
+  }
+  return { vpcId: vpcId!, subnetIds: subnetIds!, securityGroupIds: securityGroupIds! };
 }
 
 /**
@@ -57,8 +96,10 @@ export function readStackSettings(node: Node): StackSettings {
   const ctx = new ContextReader(node);
   const warmerMinutes = ctx.integer('warmerIntervalMinutes');
   const retentionDays = ctx.integer('logRetentionDays');
+  const network = readNetwork(ctx);
   return {
     stackName: ctx.string('stackName') ?? DEFAULT_STACK_NAME,
+    ...(network && { network }),
     props: {
       secretPrefix: ctx.string('secretPrefix'),
       defaultBaseUrl: ctx.string('defaultBaseUrl'),
@@ -82,6 +123,7 @@ export function readStackSettings(node: Node): StackSettings {
       throttlingBurstLimit: ctx.integer('throttlingBurstLimit'),
       allowedAccountIds: ctx.list('allowedAccountIds'),
       privateVpcEndpointIds: ctx.list('privateVpcEndpointIds'),
+      tenantRateLimit: ctx.integer('tenantRateLimit'),
       wafRateLimit: ctx.integer('wafRateLimit'),
       manageApiGatewayAccountRole: ctx.boolean('manageApiGatewayAccountRole'),
       logRetention: retentionDays === undefined ? undefined : retention(retentionDays),
@@ -96,8 +138,9 @@ const RETENTION_VALUES = new Set<number>(
 );
 
 function retention(days: number): RetentionDays {
-  if (!RETENTION_VALUES.has(days) || days === RetentionDays.INFINITE) {
-    const allowed = [...RETENTION_VALUES].filter((v) => v !== RetentionDays.INFINITE).sort((a, b) => a - b);
+  if (!RETENTION_VALUES.has(days) || days === RetentionDays.INFINITE || days < RetentionDays.ONE_YEAR) {
+    // At least a year: Control Tower's CT.CLOUDWATCH.PR.2.
+    const allowed = [...RETENTION_VALUES].filter((v) => v !== RetentionDays.INFINITE && v >= RetentionDays.ONE_YEAR).sort((a, b) => a - b);
     throw new InvalidTokenVendingSetting('logRetentionDays', `must be one of ${allowed.join(', ')}`);
   }
   return days as RetentionDays;

@@ -1,4 +1,4 @@
-import { Aws, type RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, type RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
@@ -17,7 +17,8 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import { InterfaceVpcEndpoint } from 'aws-cdk-lib/aws-ec2';
 import { AccountPrincipal, AnyPrincipal, Effect, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { CfnPermission, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
@@ -54,6 +55,9 @@ export const GATEWAY_ERRORS: readonly GatewayError[] = [
   { type: ResponseType.INTEGRATION_TIMEOUT, code: 'GATEWAY_TIMEOUT' },
   { type: ResponseType.INTEGRATION_FAILURE, code: 'GATEWAY_ERROR' },
 ];
+
+/** The window of the per-tenant rate limit: WAF counts each tenant route's requests over the last minute. */
+export const TENANT_RATE_WINDOW_SECONDS = 60;
 
 /** `{"error":{"code","message","requestId"}}`, filled in by API Gateway. */
 export function gatewayErrorTemplate(code: string): string {
@@ -100,9 +104,13 @@ export interface TokenApiProps {
   readonly allowedAccountIds: readonly string[];
   /** Interface VPC endpoints of a private API; empty: a regional API. */
   readonly privateVpcEndpointIds: readonly string[];
-  /** Requests per source IP per 5 minutes before WAF blocks; undefined: no web ACL. */
+  /** Requests per tenant route per minute before WAF answers 429 for that route. */
+  readonly tenantRateLimit: number;
+  /** Requests per source IP per 5 minutes before WAF blocks the IP; undefined: no such rule. */
   readonly wafRateLimit?: number;
   readonly logRetention: RetentionDays;
+  /** Encrypts the access and execution log groups. */
+  readonly logsKey: IKey;
   readonly removalPolicy: RemovalPolicy;
   readonly manageAccountCloudWatchRole: boolean;
 }
@@ -125,7 +133,7 @@ export class TokenApi extends Construct {
   public readonly executionLogGroup: LogGroup;
   public readonly getTokenMethod: Method;
   public readonly invalidateMethod: Method;
-  public readonly webAcl?: CfnWebACL;
+  public readonly webAcl: CfnWebACL;
 
   constructor(scope: Construct, id: string, props: TokenApiProps) {
     super(scope, id);
@@ -133,6 +141,7 @@ export class TokenApi extends Construct {
 
     this.accessLogGroup = new LogGroup(this, 'AccessLogs', {
       retention: props.logRetention,
+      encryptionKey: props.logsKey,
       removalPolicy: props.removalPolicy,
     });
 
@@ -173,6 +182,7 @@ export class TokenApi extends Construct {
     this.executionLogGroup = new LogGroup(this, 'ExecutionLogs', {
       logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${props.stageName}`,
       retention: props.logRetention,
+      encryptionKey: props.logsKey,
       removalPolicy: props.removalPolicy,
     });
     this.api.deploymentStage.node.addDependency(this.executionLogGroup);
@@ -239,37 +249,86 @@ export class TokenApi extends Construct {
       });
     }
 
-    if (props.wafRateLimit !== undefined) {
-      this.webAcl = new CfnWebACL(this, 'WebAcl', {
-        scope: 'REGIONAL',
-        description: 'Rate limit per source IP for the token vending API',
-        defaultAction: { allow: {} },
-        visibilityConfig: {
-          cloudWatchMetricsEnabled: true,
-          metricName: `${props.apiName}-waf`,
-          sampledRequestsEnabled: true,
-        },
-        rules: [
-          {
-            name: 'RateLimitPerSourceIp',
-            priority: 0,
-            action: { block: {} },
-            statement: {
-              rateBasedStatement: { limit: props.wafRateLimit, aggregateKeyType: 'IP', evaluationWindowSec: 300 },
-            },
-            visibilityConfig: {
-              cloudWatchMetricsEnabled: true,
-              metricName: `${props.apiName}-rate-limit`,
-              sampledRequestsEnabled: true,
-            },
+    this.scopePermissionsToThisAccount();
+    this.webAcl = this.createWebAcl(props);
+    new CfnWebACLAssociation(this, 'WebAclAssociation', {
+      resourceArn: this.api.deploymentStage.stageArn,
+      webAclArn: this.webAcl.attrArn,
+    });
+  }
+
+  /**
+   * AWS WAF in front of the stage. Its first rule gives every tenant a budget of its own: a rate
+   * limit aggregated on the request path, which names one tenant's route (GET token or POST
+   * invalidate), so a caller allowed for one tenant cannot spend the stage's throttle budget that
+   * every tenant shares. The path is URL-decoded first, so `%61cme` counts as `acme`. Over the
+   * limit, WAF answers 429 with the service's error shape (`THROTTLED`, which callers retry).
+   * The per-IP rule is opt-in.
+   */
+  private createWebAcl(props: TokenApiProps): CfnWebACL {
+    const visibility = (name: string) => ({ cloudWatchMetricsEnabled: true, metricName: `${props.apiName}-${name}`, sampledRequestsEnabled: true });
+    const throttled = { customResponse: { responseCode: 429, customResponseBodyKey: 'throttled' } };
+    const rules: CfnWebACL.RuleProperty[] = [
+      {
+        name: 'RateLimitPerTenantRoute',
+        priority: 0,
+        action: { block: throttled },
+        statement: {
+          rateBasedStatement: {
+            limit: props.tenantRateLimit,
+            evaluationWindowSec: TENANT_RATE_WINDOW_SECONDS,
+            aggregateKeyType: 'CUSTOM_KEYS',
+            customKeys: [{ uriPath: { textTransformations: [{ priority: 0, type: 'URL_DECODE' }] } }],
           },
-        ],
-      });
-      new CfnWebACLAssociation(this, 'WebAclAssociation', {
-        resourceArn: this.api.deploymentStage.stageArn,
-        webAclArn: this.webAcl.attrArn,
+        },
+        visibilityConfig: visibility('tenant-rate-limit'),
+      },
+    ];
+    if (props.wafRateLimit !== undefined) {
+      rules.push({
+        name: 'RateLimitPerSourceIp',
+        priority: 1,
+        action: { block: {} },
+        statement: { rateBasedStatement: { limit: props.wafRateLimit, aggregateKeyType: 'IP', evaluationWindowSec: 300 } },
+        visibilityConfig: visibility('rate-limit'),
       });
     }
+    return new CfnWebACL(this, 'WebAcl', {
+      scope: 'REGIONAL',
+      description: 'Per-tenant rate limit, and optional per-IP limit, for the token vending API',
+      defaultAction: { allow: {} },
+      customResponseBodies: {
+        throttled: {
+          contentType: 'APPLICATION_JSON',
+          // WAF has no templates: no request id to quote, and its own headers are x-amzn-waf-*.
+          content: JSON.stringify({
+            error: { code: 'THROTTLED', message: 'Too many requests for this tenant; retry later', requestId: 'aws-waf' },
+          }),
+        },
+      },
+      visibilityConfig: visibility('waf'),
+      rules,
+    });
+  }
+
+  /**
+   * API Gateway's permissions to invoke the function are scoped by `SourceArn` (this API), which
+   * CDK writes as an `Fn::Join`. Control Tower's CT.LAMBDA.PR.2 reads only literal strings there,
+   * so when the stack's account is known (`cdk deploy` sets it, see lib/token-vending-app.ts) the
+   * permissions also carry it as `SourceAccount`. Environment-agnostic synths cannot, and
+   * lib/compliance.ts says why the rule is acknowledged for them.
+   */
+  private scopePermissionsToThisAccount(): void {
+    const account = Stack.of(this).account;
+    if (Token.isUnresolved(account)) return;
+    for (const permission of this.apiGatewayPermissions()) permission.sourceAccount = account;
+  }
+
+  /** API Gateway's permissions to invoke the token function, one per method. */
+  public apiGatewayPermissions(): CfnPermission[] {
+    return this.api.node
+      .findAll()
+      .filter((c): c is CfnPermission => c instanceof CfnPermission && c.principal === 'apigateway.amazonaws.com');
   }
 
   /**

@@ -11,7 +11,8 @@ import {
   SystemLogLevel,
   Tracing,
 } from 'aws-cdk-lib/aws-lambda';
-import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 // The function computes its lease and budget from the same module: the timeout below can never drift from them.
@@ -96,6 +97,13 @@ export interface TokenVendingFunctionProps {
   readonly removalPolicy: RemovalPolicy;
   /** The policy with the function's data access; logs and X-Ray are added per function. */
   readonly accessPolicy: IManagedPolicy;
+  /** Encrypts the function's log group (Control Tower CT.CLOUDWATCH.PR.3). */
+  readonly logsKey: IKey;
+  /**
+   * Function props merged over the construct's own (reserved concurrency, memory, VPC, ...).
+   * @default - none
+   */
+  readonly overrides?: TokenVendingFunctionOverrides;
   /**
    * How Lambda treats the function's asynchronous invocations (EventBridge targets and
    * `InvocationType: 'Event'` calls alike): event age, retries, destinations.
@@ -105,8 +113,45 @@ export interface TokenVendingFunctionProps {
 }
 
 /**
- * One function of the service: its own role (no AWS managed policies), its own log group with
- * retention, active tracing, JSON logs, and the bundling above.
+ * The function props an infra team may set, merged over the construct's own (AWS Solutions
+ * Constructs style): reserved concurrency, memory, ephemeral storage, the VPC placement, ... What
+ * the service's guarantees rest on stays the construct's: the code and its bundling, the role, the
+ * log group, the environment (contract/settings.ts) and the timeout (derived from the request
+ * budget).
+ */
+export type TokenVendingFunctionOverrides = Omit<
+  NodejsFunctionProps,
+  | 'entry'
+  | 'handler'
+  | 'code'
+  | 'runtime'
+  | 'bundling'
+  | 'projectRoot'
+  | 'depsLockFilePath'
+  | 'role'
+  | 'logGroup'
+  | 'logRetention'
+  | 'environment'
+  | 'timeout'
+>;
+
+/**
+ * What Lambda needs to attach a function to a VPC, as AWS's AWSLambdaVPCAccessExecutionRole
+ * grants it (inline, since the roles here carry no AWS managed policy). The Describe call cannot
+ * be scoped; the others act on network interfaces Lambda creates in the subnets it is given.
+ */
+export const VPC_ACCESS_ACTIONS = [
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+] as const;
+
+/**
+ * One function of the service: its own role (no AWS managed policies), its own KMS-encrypted log
+ * group with retention, active tracing, JSON logs, and the bundling above.
  *
  * @example
  * const fn = new TokenVendingFunction(this, 'TokenFunction', {
@@ -126,6 +171,7 @@ export class TokenVendingFunction extends Construct {
     super(scope, id);
     this.logGroup = new LogGroup(this, 'LogGroup', {
       retention: props.logRetention,
+      encryptionKey: props.logsKey,
       removalPolicy: props.removalPolicy,
     });
     this.role = new Role(this, 'Role', {
@@ -134,6 +180,10 @@ export class TokenVendingFunction extends Construct {
       managedPolicies: [props.accessPolicy],
     });
     this.logGroup.grantWrite(this.role);
+    const overrides = props.overrides ?? {};
+    if (overrides.vpc) {
+      this.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'AttachToTheVpc', actions: [...VPC_ACCESS_ACTIONS], resources: ['*'] }));
+    }
 
     this.function = new NodejsFunction(this, 'Function', {
       entry: props.entry,
@@ -158,6 +208,8 @@ export class TokenVendingFunction extends Construct {
         POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
       },
       bundling: TOKEN_VENDING_BUNDLING,
+      // Last, so they win; their type leaves out what the service's guarantees rest on.
+      ...overrides,
     });
     if (props.asyncInvocation) {
       this.asyncInvokeConfig = new EventInvokeConfig(this, 'AsyncInvokeConfig', { ...props.asyncInvocation, function: this.function });

@@ -1,4 +1,4 @@
-import { Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, Duration, Stack } from 'aws-cdk-lib';
 import type { Stage } from 'aws-cdk-lib/aws-apigateway';
 import {
   Alarm,
@@ -12,14 +12,12 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Key } from 'aws-cdk-lib/aws-kms';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { type ITopic, Subscription, SubscriptionProtocol, Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 // The names the functions emit, from the one module that spells them (no imports of its own).
 import { METRIC } from '../contract/metrics';
-import { accountDelegatedKeyPolicy } from './key-policy';
 
 /** A custom metric the functions emit through Powertools Metrics. */
 export type ServiceMetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -53,7 +51,10 @@ export interface TokenMonitoringProps {
   /** p99 API latency above this, for three periods in a row, alarms. */
   readonly apiLatencyThreshold: Duration;
   readonly alarmEmail?: string;
+  /** Where alarms go; without one, a topic is created, encrypted with `topicKey`. */
   readonly alarmTopic?: ITopic;
+  /** Encrypts the topic created when no `alarmTopic` is given. */
+  readonly topicKey: IKey;
 }
 
 /**
@@ -69,7 +70,8 @@ export interface TokenMonitoringProps {
 export class TokenMonitoring extends Construct {
   public readonly alarms: Alarm[] = [];
   public readonly dashboard: Dashboard;
-  public readonly alarmTopic?: ITopic;
+  /** Every alarm and OK notification goes here (Control Tower CT.CLOUDWATCH.PR.1: alarms act). */
+  public readonly alarmTopic: ITopic;
   /** The e-mail subscription created for `alarmEmail`. */
   public alarmEmailSubscription?: Subscription;
 
@@ -78,7 +80,15 @@ export class TokenMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: TokenMonitoringProps) {
     super(scope, id);
     this.props = props;
-    this.alarmTopic = props.alarmTopic ?? (props.alarmEmail ? this.createTopic(props.alarmEmail) : undefined);
+    this.alarmTopic = props.alarmTopic ?? this.createTopic(props.topicKey);
+    if (props.alarmEmail) {
+      // Its own construct id (not derived from the address), so changing the address keeps the id.
+      this.alarmEmailSubscription = new Subscription(this, 'AlarmEmail', {
+        topic: this.alarmTopic,
+        protocol: SubscriptionProtocol.EMAIL,
+        endpoint: props.alarmEmail,
+      });
+    }
 
     const { tokenFunction, warmerFunction, stage } = props;
     const sum = { period: PERIOD, statistic: 'Sum' };
@@ -202,46 +212,20 @@ export class TokenMonitoring extends Construct {
       treatMissingData: TreatMissingData.NOT_BREACHING,
       alarmDescription: description,
     });
-    if (this.alarmTopic) {
-      const action = new SnsAction(this.alarmTopic);
-      alarm.addAlarmAction(action);
-      alarm.addOkAction(action);
-    }
+    const action = new SnsAction(this.alarmTopic);
+    alarm.addAlarmAction(action);
+    alarm.addOkAction(action);
     this.alarms.push(alarm);
   }
 
-  private createTopic(email: string): Topic {
+  private createTopic(key: IKey): Topic {
     // CloudWatch can only publish to an encrypted topic whose key lets it; the AWS managed
-    // aws/sns key does not, hence a key of our own.
-    const key = new Key(this, 'AlarmTopicKey', {
-      description: 'Encrypts the Ekuaibao token vending alarm topic',
-      enableKeyRotation: true,
-      // Nothing encrypted with it outlives a notification.
-      removalPolicy: RemovalPolicy.DESTROY,
-      pendingWindow: Duration.days(7),
-      policy: accountDelegatedKeyPolicy(
-        new PolicyStatement({
-          sid: 'CloudWatchAlarmsPublishToTheEncryptedTopic',
-          effect: Effect.ALLOW,
-          principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
-        }),
-      ),
-    });
-    const topic = new Topic(this, 'AlarmTopic', {
+    // aws/sns key does not, hence the service's own key (lib/telemetry-key.ts).
+    return new Topic(this, 'AlarmTopic', {
       displayName: 'Ekuaibao token vending alarms',
       masterKey: key,
       enforceSSL: true,
     });
-    // Its own construct id (not derived from the address), so changing the address keeps the id.
-    this.alarmEmailSubscription = new Subscription(this, 'AlarmEmail', {
-      topic,
-      protocol: SubscriptionProtocol.EMAIL,
-      endpoint: email,
-    });
-    return topic;
   }
 }
 

@@ -1,19 +1,23 @@
 import { ArnFormat, Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { Effect, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Effect, Grant, type IGrantable, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { PARTITION_KEY, TTL_ATTRIBUTE } from '../contract/table';
 import { accountDelegatedKeyPolicy } from './key-policy';
 
-/** The DynamoDB actions the token function and the warmer use, and nothing else. */
-export const TOKEN_TABLE_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:Scan',
-] as const;
+/**
+ * The DynamoDB actions each function sends, and nothing else. These are not chosen here but
+ * observed: test/infra/least-privilege.test.ts runs both functions' code against DynamoDB Local
+ * (test/support/observed-run.ts), records every SDK command each one sends, and requires each
+ * function's role to be granted exactly those. Every read is a GetItem and every write a
+ * conditional UpdateItem (functions/adapters/token-table.ts); only the warmer's scheduled run
+ * lists the table (Scan). Nothing puts or deletes items: DynamoDB's TTL removes them.
+ */
+export const TOKEN_FUNCTION_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
+/** What only the warmer sends: its scheduled run scans for the tenants due for a refresh. */
+export const WARMER_ONLY_TABLE_ACTIONS = ['dynamodb:Scan'] as const;
+export const WARMER_TABLE_ACTIONS = [...TOKEN_FUNCTION_TABLE_ACTIONS, ...WARMER_ONLY_TABLE_ACTIONS] as const;
 
 /**
  * What DynamoDB asks KMS for on behalf of a caller of a table encrypted with a customer
@@ -31,17 +35,25 @@ export interface TokenStoreProps {
 }
 
 /**
- * The token cache table (encrypted with its own rotating key) and one customer managed policy
- * with exactly the access the functions need: the table, the table key through DynamoDB, and
- * read access to the tenant secrets under the prefix.
+ * The token cache table (encrypted with its own rotating key), one customer managed policy with
+ * the access both functions need (the table's GetItem and UpdateItem, the table key through
+ * DynamoDB, read access to the tenant secrets under the prefix), and a grant of what only the
+ * warmer needs on top (`grantWarmerTableAccess`: Scan).
  *
  * @example
  * const store = new TokenStore(this, 'Store', { secretPrefix: 'ekuaibao/tenants/', secretsKmsKeyArns: [], retainOnDelete: true });
- * role.addManagedPolicy(store.accessPolicy);
+ * tokenRole.addManagedPolicy(store.accessPolicy);
+ * warmerRole.addManagedPolicy(store.accessPolicy);
+ * store.grantWarmerTableAccess(warmerRole);
  */
 export class TokenStore extends Construct {
   public readonly table: Table;
   public readonly tableKey: Key;
+  /**
+   * What both functions need, and all the token function gets: the table
+   * (`TOKEN_FUNCTION_TABLE_ACTIONS`), its key through DynamoDB, the tenant secrets (read only).
+   * The warmer gets `grantWarmerTableAccess` on top.
+   */
   public readonly accessPolicy: ManagedPolicy;
   /** ARN pattern of every tenant secret, e.g. `arn:aws:secretsmanager:eu-west-1:111122223333:secret:ekuaibao/tenants/*`. */
   public readonly secretArnPattern: string;
@@ -83,7 +95,7 @@ export class TokenStore extends Construct {
       new PolicyStatement({
         sid: 'TokenCacheTable',
         effect: Effect.ALLOW,
-        actions: [...TOKEN_TABLE_ACTIONS],
+        actions: [...TOKEN_FUNCTION_TABLE_ACTIONS],
         resources: [this.table.tableArn],
       }),
       new PolicyStatement({
@@ -117,8 +129,20 @@ export class TokenStore extends Construct {
       );
     }
     this.accessPolicy = new ManagedPolicy(this, 'AccessPolicy', {
-      description: 'Ekuaibao token vending: token cache table and tenant secrets (read only)',
+      description: 'Ekuaibao token vending: token cache table (read, conditional update) and tenant secrets (read only)',
       statements,
+    });
+  }
+
+  /**
+   * Grants the warmer what it needs beyond `accessPolicy`: `WARMER_ONLY_TABLE_ACTIONS` (Scan) on
+   * the table, in the grantee's own policy. The token function never lists the table.
+   */
+  public grantWarmerTableAccess(warmer: IGrantable): Grant {
+    return Grant.addToPrincipal({
+      grantee: warmer,
+      actions: [...WARMER_ONLY_TABLE_ACTIONS],
+      resourceArns: [this.table.tableArn],
     });
   }
 }

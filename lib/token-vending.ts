@@ -5,6 +5,8 @@ import { Effect, type IGrantable, PolicyStatement, Grant } from 'aws-cdk-lib/aws
 import { ApplicationLogLevel, type EventInvokeConfigOptions } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { type ISecurityGroup, type IVpc, type SubnetSelection, SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import {
   functionEnvironment,
@@ -19,7 +21,8 @@ import { acknowledgeTokenVendingFindings } from './compliance';
 import { InvalidTokenVendingSetting } from './errors';
 import { FUNCTION_ENTRIES } from './paths';
 import { TokenApi } from './token-api';
-import { TokenVendingFunction, tokenFunctionTimeout, warmerTimeout } from './token-functions';
+import { TelemetryKey } from './telemetry-key';
+import { TokenVendingFunction, type TokenVendingFunctionOverrides, tokenFunctionTimeout, warmerTimeout } from './token-functions';
 import { TokenMonitoring } from './token-monitoring';
 import { TokenStore } from './token-store';
 
@@ -171,8 +174,15 @@ export interface EkuaibaoTokenVendingProps {
    */
   readonly privateVpcEndpointIds?: string[];
   /**
-   * Requests per source IP per 5 minutes before an AWS WAF web ACL blocks the IP (10 or more).
-   * @default - no web ACL
+   * Requests per tenant route per minute (GET token and POST invalidate count separately) before
+   * the stage's AWS WAF web ACL answers 429 `THROTTLED` for that route: one tenant's callers cannot
+   * spend the stage throttle that every tenant shares. At least 10.
+   * @default 300
+   */
+  readonly tenantRateLimit?: number;
+  /**
+   * Requests per source IP per 5 minutes before the web ACL blocks the IP (10 or more).
+   * @default - no per-IP rule
    */
   readonly wafRateLimit?: number;
   /**
@@ -183,18 +193,54 @@ export interface EkuaibaoTokenVendingProps {
    */
   readonly manageApiGatewayAccountRole?: boolean;
   /**
-   * Retention of the function and API log groups.
-   * @default RetentionDays.THREE_MONTHS
+   * Retention of the function and API log groups; at least a year (Control Tower CT.CLOUDWATCH.PR.2).
+   * @default RetentionDays.ONE_YEAR
    */
   readonly logRetention?: RetentionDays;
   /**
-   * E-mail address subscribed to a new, encrypted alarm topic.
-   * @default - no topic is created
+   * An existing customer managed KMS key for the log groups and the alarm topic. Its policy must
+   * let CloudWatch Logs (`logs.<region>.amazonaws.com`) and CloudWatch alarms
+   * (`cloudwatch.amazonaws.com`) use it, as lib/telemetry-key.ts does.
+   * @default - a key created by the construct (TelemetryKey)
+   */
+  readonly encryptionKey?: IKey;
+  /**
+   * The VPC to run both functions in (Control Tower CT.LAMBDA.PR.3). They reach DynamoDB,
+   * Secrets Manager, Lambda and Ekuaibao from the subnets below: through the VPC's NAT, or
+   * interface/gateway endpoints for the AWS services where the VPC has them.
+   * @default - the functions run outside any VPC
+   */
+  readonly vpc?: IVpc;
+  /**
+   * The subnets of `vpc` the functions use: private subnets with a route to a NAT.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: SubnetSelection;
+  /**
+   * Security groups of both functions in `vpc`; they need outbound HTTPS only.
+   * @default - one security group per function, all outbound traffic allowed
+   */
+  readonly securityGroups?: ISecurityGroup[];
+  /**
+   * Props of the token function merged over the construct's (reserved concurrency, memory,
+   * ephemeral storage, ...). The code, role, log group, environment and timeout stay the
+   * construct's. A `vpc` given here wins over `vpc` above, for this function.
+   * @default - none
+   */
+  readonly tokenFunctionProps?: TokenVendingFunctionOverrides;
+  /**
+   * Props of the warmer function merged over the construct's, as `tokenFunctionProps`.
+   * @default - none
+   */
+  readonly warmerFunctionProps?: TokenVendingFunctionOverrides;
+  /**
+   * E-mail address subscribed to the alarm topic.
+   * @default - no subscription: subscribe to the `AlarmTopicArn` output yourself
    */
   readonly alarmEmail?: string;
   /**
-   * Existing SNS topic for alarm and OK notifications (takes precedence over `alarmEmail`).
-   * @default - the topic created for `alarmEmail`, if any
+   * Existing SNS topic for alarm and OK notifications.
+   * @default - a topic created by the construct, encrypted with the telemetry key
    */
   readonly alarmTopic?: ITopic;
   /**
@@ -205,11 +251,21 @@ export interface EkuaibaoTokenVendingProps {
   readonly retainOnDelete?: boolean;
 }
 
+/** Props without a default value: absent means "not used" (or "created by the construct"). */
+type OptionalProp =
+  | 'wafRateLimit'
+  | 'alarmEmail'
+  | 'alarmTopic'
+  | 'encryptionKey'
+  | 'vpc'
+  | 'vpcSubnets'
+  | 'securityGroups'
+  | 'tokenFunctionProps'
+  | 'warmerFunctionProps';
+
 /** The props with every default applied and every value checked. */
-export type ResolvedTokenVendingProps = Required<
-  Omit<EkuaibaoTokenVendingProps, 'wafRateLimit' | 'alarmEmail' | 'alarmTopic' | 'apiName'>
-> &
-  Pick<EkuaibaoTokenVendingProps, 'wafRateLimit' | 'alarmEmail' | 'alarmTopic'> & { readonly apiName: string };
+export type ResolvedTokenVendingProps = Required<Omit<EkuaibaoTokenVendingProps, OptionalProp | 'apiName'>> &
+  Pick<EkuaibaoTokenVendingProps, OptionalProp> & { readonly apiName: string };
 
 /**
  * The defaults of every optional prop. Those the function shares come from contract/settings.ts,
@@ -235,8 +291,9 @@ export const TOKEN_VENDING_DEFAULTS = {
   stageName: 'v1',
   throttlingRateLimit: 50,
   throttlingBurstLimit: 100,
+  tenantRateLimit: 300,
   manageApiGatewayAccountRole: true,
-  logRetention: RetentionDays.THREE_MONTHS,
+  logRetention: RetentionDays.ONE_YEAR,
   retainOnDelete: true,
 } as const satisfies Partial<EkuaibaoTokenVendingProps>;
 
@@ -261,6 +318,8 @@ export class EkuaibaoTokenVending extends Construct {
   public readonly warmerSchedule: Rule;
   public readonly api: TokenApi;
   public readonly monitoring: TokenMonitoring;
+  /** Encrypts the log groups and the alarm topic: `encryptionKey`, or the construct's own. */
+  public readonly telemetryKey: IKey;
 
   constructor(scope: Construct, id: string, props: EkuaibaoTokenVendingProps = {}) {
     super(scope, id);
@@ -279,12 +338,21 @@ export class EkuaibaoTokenVending extends Construct {
     const shared = serviceSettings(settings);
     const environment = functionEnvironment(shared, { tableName: this.store.table.tableName });
     const tokenTimeout = tokenFunctionTimeout(settings);
+    // What the service writes about itself (logs, alarm notifications) is encrypted with one key.
+    this.telemetryKey = settings.encryptionKey ?? new TelemetryKey(this, 'TelemetryKey', { removalPolicy }).key;
     const common = {
       memorySize: settings.memorySize,
       logLevel: ApplicationLogLevel[settings.logLevel],
       logRetention: settings.logRetention,
+      logsKey: this.telemetryKey,
       removalPolicy,
       accessPolicy: this.store.accessPolicy,
+    };
+    // Where the functions run: outside any VPC, or in the one given (each function's own props win).
+    const placement = settings.vpc && {
+      vpc: settings.vpc,
+      vpcSubnets: settings.vpcSubnets ?? { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+      ...(settings.securityGroups && { securityGroups: settings.securityGroups }),
     };
 
     // The warmer refreshes tokens before they expire: every due tenant on its schedule, and one
@@ -296,6 +364,7 @@ export class EkuaibaoTokenVending extends Construct {
       description: 'Ekuaibao token vending: refreshes cached tokens before they expire (on schedule and on request)',
       timeout: warmerTimeout(settings.warmerInterval, tokenTimeout),
       asyncInvocation: WARMER_ASYNC_INVOCATION,
+      overrides: { ...placement, ...settings.warmerFunctionProps },
     });
     this.warmerSchedule = new Rule(this, 'WarmerSchedule', {
       description: 'Runs the Ekuaibao token warmer',
@@ -318,8 +387,11 @@ export class EkuaibaoTokenVending extends Construct {
       entry: settings.traceAwsCalls ? FUNCTION_ENTRIES.tokenTraced : FUNCTION_ENTRIES.token,
       description: 'Ekuaibao token vending: serves cached upstream access tokens per tenant',
       timeout: tokenTimeout,
+      overrides: { ...placement, ...settings.tokenFunctionProps },
     });
     this.tokenFunction.allowInvoking(this.warmerFunction.function);
+    // Only the warmer lists the table (its scheduled run); the token function never scans.
+    this.store.grantWarmerTableAccess(this.warmerFunction.role);
 
     this.api = new TokenApi(this, 'Api', {
       tokenFunction: this.tokenFunction.function,
@@ -329,8 +401,10 @@ export class EkuaibaoTokenVending extends Construct {
       throttlingBurstLimit: settings.throttlingBurstLimit,
       allowedAccountIds: settings.allowedAccountIds,
       privateVpcEndpointIds: settings.privateVpcEndpointIds,
+      tenantRateLimit: settings.tenantRateLimit,
       wafRateLimit: settings.wafRateLimit,
       logRetention: settings.logRetention,
+      logsKey: this.telemetryKey,
       removalPolicy,
       manageAccountCloudWatchRole: settings.manageApiGatewayAccountRole,
     });
@@ -344,6 +418,7 @@ export class EkuaibaoTokenVending extends Construct {
       apiLatencyThreshold: Duration.millis(settings.upstreamTimeoutMs),
       alarmEmail: settings.alarmEmail,
       alarmTopic: settings.alarmTopic,
+      topicKey: this.telemetryKey,
     });
 
     acknowledgeTokenVendingFindings(this);
@@ -442,6 +517,7 @@ export function resolveProps(props: EkuaibaoTokenVendingProps, stackName: string
     stageName: props.stageName ?? d.stageName,
     throttlingRateLimit: props.throttlingRateLimit ?? d.throttlingRateLimit,
     throttlingBurstLimit: props.throttlingBurstLimit ?? d.throttlingBurstLimit,
+    tenantRateLimit: props.tenantRateLimit ?? d.tenantRateLimit,
     allowedAccountIds: props.allowedAccountIds ?? [],
     privateVpcEndpointIds: props.privateVpcEndpointIds ?? [],
     wafRateLimit: props.wafRateLimit,
@@ -449,6 +525,12 @@ export function resolveProps(props: EkuaibaoTokenVendingProps, stackName: string
     logRetention: props.logRetention ?? d.logRetention,
     alarmEmail: props.alarmEmail,
     alarmTopic: props.alarmTopic,
+    encryptionKey: props.encryptionKey,
+    vpc: props.vpc,
+    vpcSubnets: props.vpcSubnets,
+    securityGroups: props.securityGroups,
+    tokenFunctionProps: props.tokenFunctionProps,
+    warmerFunctionProps: props.warmerFunctionProps,
     retainOnDelete: props.retainOnDelete ?? d.retainOnDelete,
   };
   check(resolved);
@@ -468,6 +550,13 @@ function check(p: ResolvedTokenVendingProps): void {
   wholeAtLeast('memorySize', 128, 10240);
   wholeAtLeast('throttlingRateLimit', 1);
   wholeAtLeast('throttlingBurstLimit', 1);
+  wholeAtLeast('tenantRateLimit', 10, 2_000_000_000);
+  if (p.logRetention !== RetentionDays.INFINITE && p.logRetention < RetentionDays.ONE_YEAR) {
+    fail('logRetention', `must be at least ${RetentionDays.ONE_YEAR} days (Control Tower CT.CLOUDWATCH.PR.2), got ${p.logRetention}`);
+  }
+  if ((p.vpcSubnets !== undefined || p.securityGroups !== undefined) && p.vpc === undefined) {
+    fail('vpcSubnets/securityGroups', 'need vpc');
+  }
   if (!Token.isUnresolved(p.apiName) && !NAME_PATTERN.test(p.apiName)) fail('apiName', 'must be 1-128 letters, digits or _.-');
   if (!STAGE_NAME_PATTERN.test(p.stageName)) fail('stageName', 'must be 1-128 letters, digits or _');
   for (const a of p.allowedAccountIds) if (!ACCOUNT_ID_PATTERN.test(a)) fail('allowedAccountIds', `"${a}" is not a 12-digit account id`);

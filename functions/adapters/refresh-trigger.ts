@@ -4,8 +4,9 @@
  * so in AWS the refresh is an asynchronous invocation of the refresher (the warmer function);
  * locally, where nothing freezes, it is a background task in the same process.
  */
-import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient, LambdaClientConfig } from '@aws-sdk/client-lambda';
 import type { RefreshTrigger } from '../domain/types';
+import { type AwsCallLimits, sendWithin, withCallLimits } from './aws-call-limits';
 
 /** The refresher's event for one tenant; the warmer tells it from its schedule's events by `tenantId`. */
 export interface RefreshRequestEvent {
@@ -16,6 +17,14 @@ export interface LambdaRefreshTriggerOptions {
   readonly functionName: string;
   /** The client to invoke with; default: a `LambdaClient` built on the first request. */
   readonly client?: LambdaClient;
+  /** The configuration of the client it builds (tests point it at a local endpoint). */
+  readonly clientConfig?: LambdaClientConfig;
+  /**
+   * How long the Invoke may take (aws-call-limits.ts; bounded by how long the caller waits for
+   * it): it is sent with an abort signal at the call ceiling, and a client built here gets the
+   * timeouts and attempts. Without limits: the SDK's defaults, and no abort.
+   */
+  readonly limits?: AwsCallLimits;
   /** Wraps the client it builds (X-Ray capture). */
   readonly instrument?: (client: LambdaClient) => LambdaClient;
 }
@@ -39,21 +48,21 @@ export class LambdaRefreshTrigger implements RefreshTrigger {
   async requestRefresh(tenantId: string): Promise<void> {
     const event: RefreshRequestEvent = { tenantId };
     this.sdk ??= import('./lambda-sdk').then(({ LambdaClient, InvokeCommand }) => {
-      const instrument = this.options.instrument ?? ((client: LambdaClient) => client);
-      return { client: this.options.client ?? instrument(new LambdaClient({})), InvokeCommand };
+      const { limits, clientConfig = {}, instrument = (client: LambdaClient) => client } = this.options;
+      const config = limits ? withCallLimits(limits, clientConfig) : clientConfig;
+      return { client: this.options.client ?? instrument(new LambdaClient(config)), InvokeCommand };
     });
     // A failed load is not cached: the next request tries again.
     const { client, InvokeCommand } = await this.sdk.catch((error: unknown) => {
       this.sdk = undefined;
       throw error;
     });
-    await client.send(
-      new InvokeCommand({
-        FunctionName: this.options.functionName,
-        InvocationType: 'Event',
-        Payload: new TextEncoder().encode(JSON.stringify(event)),
-      }),
-    );
+    const command = new InvokeCommand({
+      FunctionName: this.options.functionName,
+      InvocationType: 'Event',
+      Payload: new TextEncoder().encode(JSON.stringify(event)),
+    });
+    await sendWithin(this.options.limits, (sendOptions) => client.send(command, sendOptions));
   }
 }
 

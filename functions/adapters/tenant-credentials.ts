@@ -8,6 +8,7 @@ import * as z from 'zod/mini';
 import { DependencyThrottled, DependencyUnavailable, TenantMisconfigured, TenantNotFound } from '../domain/errors';
 import type { Clock, CredentialReadOptions, CredentialSource, TenantCredentials } from '../domain/types';
 import { systemClock } from '../domain/types';
+import { type AwsCallLimits, isUnansweredCall, sendWithin, withCallLimits } from './aws-call-limits';
 
 export interface CredentialParsing {
   /** Used when the secret has no `baseUrl`. */
@@ -69,6 +70,12 @@ export interface SecretsManagerCredentialsOptions extends CredentialParsing {
   /** Seconds a secret is reused before it is read again; bounds how long a rotation takes to apply. */
   readonly maxAgeSeconds: number;
   readonly client?: SecretsManagerClient;
+  /**
+   * How long each read may take (aws-call-limits.ts): each is sent with an abort signal at the
+   * call ceiling, and a client built here gets the timeouts and attempts. A `client` given must
+   * carry them already (`withCallLimits`). Without limits: the SDK's defaults, and no abort.
+   */
+  readonly limits?: AwsCallLimits;
   readonly clock?: Clock;
 }
 
@@ -92,7 +99,7 @@ export class SecretsManagerCredentials implements CredentialSource {
   private readonly cache = new Map<string, { credentials: TenantCredentials; readAt: number }>();
 
   constructor(private readonly options: SecretsManagerCredentialsOptions) {
-    this.client = options.client ?? new SecretsManagerClient({});
+    this.client = options.client ?? new SecretsManagerClient(options.limits ? withCallLimits(options.limits) : {});
     this.clock = options.clock ?? systemClock;
   }
 
@@ -104,7 +111,8 @@ export class SecretsManagerCredentials implements CredentialSource {
     }
     let answer;
     try {
-      answer = await this.client.send(new GetSecretValueCommand({ SecretId: `${this.options.secretPrefix}${tenantId}` }));
+      const command = new GetSecretValueCommand({ SecretId: `${this.options.secretPrefix}${tenantId}` });
+      answer = await sendWithin(this.options.limits, (sendOptions) => this.client.send(command, sendOptions));
     } catch (error) {
       throw translateSecretsError(tenantId, error);
     }
@@ -132,10 +140,10 @@ function translateSecretsError(tenantId: string, error: unknown): unknown {
     case 'TooManyRequestsException':
       return new DependencyThrottled('Secrets Manager', { cause: error });
     case 'InternalServiceError':
-    case 'TimeoutError':
       return new DependencyUnavailable('Secrets Manager', { cause: error });
     default:
-      return error;
+      // Timed out (the call's ceiling or an SDK timeout), connection failed or broke, any 5xx.
+      return isUnansweredCall(error) ? new DependencyUnavailable('Secrets Manager', { cause: error }) : error;
   }
 }
 

@@ -21,12 +21,13 @@ import {
 import {
   DynamoDBDocumentClient,
   GetCommand,
-  paginateScan,
+  ScanCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DependencyThrottled, DependencyUnavailable } from '../domain/errors';
+import { type AwsCallLimits, isUnansweredCall, sendWithin, withCallLimits } from './aws-call-limits';
 import type {
   CachedToken,
   LeaseRequest,
@@ -74,24 +75,27 @@ const IS_CURRENT_TOKEN = '#accessToken = :reportedToken AND attribute_not_exists
 const NOT_INVALIDATED_RECENTLY = '(attribute_not_exists(#lastInvalidatedAt) OR #lastInvalidatedAt <= :cutoff)';
 const RANK_IS_LOWER = '(attribute_not_exists(#credentialRank) OR #credentialRank < :rank)';
 
-/** Engine error names that mean "try again": throttling, and failures whose outcome is unknown. */
+/**
+ * Engine error names that mean "try again": throttling, and failures whose outcome is unknown (with
+ * every call that got no answer: timeouts, lost connections, 5xx; `isUnansweredCall`).
+ */
 const THROTTLING = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
-const UNAVAILABLE = new Set([
-  'InternalServerError',
-  'ServiceUnavailable',
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'TransactionConflictException',
-]);
+const UNAVAILABLE = new Set(['InternalServerError', 'ServiceUnavailable', 'TransactionConflictException']);
 
 type Item = Record<string, unknown>;
+type SendOptions = { abortSignal: AbortSignal } | undefined;
 type ConditionalInput = Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'>;
 
 export interface DynamoTokenTableOptions {
   readonly tableName: string;
   readonly client?: DynamoDBClient;
   readonly clientConfig?: DynamoDBClientConfig;
+  /**
+   * How long each call may take (aws-call-limits.ts): each is sent with an abort signal at the
+   * call ceiling, and a client built here gets the timeouts and attempts. A `client` given must
+   * carry them already (`withCallLimits`). Without limits: the SDK's defaults, and no abort.
+   */
+  readonly limits?: AwsCallLimits;
 }
 
 /**
@@ -106,10 +110,13 @@ export interface DynamoTokenTableOptions {
 export class DynamoTokenTable implements TokenStore {
   private readonly tableName: string;
   private readonly documents: DynamoDBDocumentClient;
+  private readonly limits: AwsCallLimits | undefined;
 
   constructor(options: DynamoTokenTableOptions) {
     this.tableName = options.tableName;
-    this.documents = DynamoDBDocumentClient.from(options.client ?? new DynamoDBClient(options.clientConfig ?? {}), {
+    this.limits = options.limits;
+    const clientConfig = options.limits ? withCallLimits(options.limits, options.clientConfig) : (options.clientConfig ?? {});
+    this.documents = DynamoDBDocumentClient.from(options.client ?? new DynamoDBClient(clientConfig), {
       marshallOptions: { removeUndefinedValues: true },
     });
   }
@@ -117,8 +124,11 @@ export class DynamoTokenTable implements TokenStore {
   async read(tenantId: string): Promise<TenantTokenState> {
     // Always strongly consistent: an eventually consistent read could return a token that was
     // retired or replaced a moment ago (README, Guarantees I2 and I4).
-    const { Item } = await this.call(() =>
-      this.documents.send(new GetCommand({ TableName: this.tableName, Key: { [A.tenantId]: tenantId }, ConsistentRead: true })),
+    const { Item } = await this.call((options) =>
+      this.documents.send(
+        new GetCommand({ TableName: this.tableName, Key: { [A.tenantId]: tenantId }, ConsistentRead: true }),
+        options,
+      ),
     );
     return toState(tenantId, Item);
   }
@@ -197,28 +207,34 @@ export class DynamoTokenTable implements TokenStore {
 
   async listExpiringBefore(before: number): Promise<string[]> {
     const tenants: string[] = [];
-    const pages = paginateScan(
-      { client: this.documents },
-      {
-        TableName: this.tableName,
-        FilterExpression: '#expireTime < :before',
-        ProjectionExpression: '#tenantId',
-        ExpressionAttributeNames: { '#expireTime': A.expireTime, '#tenantId': A.tenantId },
-        ExpressionAttributeValues: { ':before': before },
-      },
-    );
-    await this.call(async () => {
-      for await (const page of pages) {
-        for (const item of page.Items ?? []) tenants.push(String(item[A.tenantId]));
-      }
-    });
+    // Page by page rather than with paginateScan, which would share one abort signal among all
+    // the pages: each page is one call, with a ceiling of its own.
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const exclusiveStartKey = startKey;
+      const page = await this.call((options) =>
+        this.documents.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            FilterExpression: '#expireTime < :before',
+            ProjectionExpression: '#tenantId',
+            ExpressionAttributeNames: { '#expireTime': A.expireTime, '#tenantId': A.tenantId },
+            ExpressionAttributeValues: { ':before': before },
+            ...(exclusiveStartKey && { ExclusiveStartKey: exclusiveStartKey }),
+          }),
+          options,
+        ),
+      );
+      for (const item of page.Items ?? []) tenants.push(String(item[A.tenantId]));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
     return tenants;
   }
 
   private async conditionalUpdate(tenantId: string, input: ConditionalInput): Promise<WriteResult> {
     const expressions = `${input.UpdateExpression} ${input.ConditionExpression}`;
     try {
-      const { Attributes } = await this.call(() =>
+      const { Attributes } = await this.call((options) =>
         this.documents.send(
           new UpdateCommand({
             TableName: this.tableName,
@@ -231,6 +247,7 @@ export class DynamoTokenTable implements TokenStore {
             ReturnValues: 'ALL_NEW',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
+          options,
         ),
       );
       return { ok: true, state: toState(tenantId, Attributes) };
@@ -246,13 +263,14 @@ export class DynamoTokenTable implements TokenStore {
     }
   }
 
-  private async call<T>(operation: () => Promise<T>): Promise<T> {
+  /** One request, within the call limits; transient failures typed. */
+  private async call<T>(operation: (options: SendOptions) => Promise<T>): Promise<T> {
     try {
-      return await operation();
+      return await sendWithin(this.limits, operation);
     } catch (error) {
       const name = (error as Error).name;
       if (THROTTLING.has(name)) throw new DependencyThrottled('DynamoDB', { cause: error });
-      if (UNAVAILABLE.has(name) || isServerOrNetworkFailure(error)) throw new DependencyUnavailable('DynamoDB', { cause: error });
+      if (UNAVAILABLE.has(name) || isUnansweredCall(error)) throw new DependencyUnavailable('DynamoDB', { cause: error });
       throw error;
     }
   }
@@ -260,13 +278,6 @@ export class DynamoTokenTable implements TokenStore {
 
 /** DynamoDB deletes expired items lazily and late; a little slack keeps them readable past expiry. */
 const TTL_SLACK_MS = 60_000;
-
-function isServerOrNetworkFailure(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  if (status !== undefined && status >= 500) return true;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|UND_ERR_)/.test(code);
-}
 
 function toState(tenantId: string, item: Item | undefined): TenantTokenState {
   if (item === undefined) return { tenantId, version: 0, credentialRank: 0 };

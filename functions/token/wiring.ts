@@ -2,12 +2,16 @@
  * Builds the vendor from configuration with the AWS adapters. The Lambda handlers use it as is;
  * the local server swaps the credential source, points DynamoDB at a local endpoint, and runs
  * refreshes in the background of its own process.
+ *
+ * Every AWS client it builds is bounded by the request budget (aws-call-limits.ts): timeouts and
+ * attempts in the client, a ceiling on each call. Configurations given here are merged with them.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import { awsCallLimits, DYNAMODB_ATTEMPTS, withCallLimits } from '../adapters/aws-call-limits';
 import { EkuaibaoClient } from '../adapters/ekuaibao-client';
 import { BackgroundRefreshTrigger, LambdaRefreshTrigger } from '../adapters/refresh-trigger';
 import { SecretsManagerCredentials } from '../adapters/tenant-credentials';
@@ -24,6 +28,9 @@ export interface VendorWiring {
   readonly tracer?: Tracer;
   /** Replaces Secrets Manager (local mode, tests). */
   readonly credentials?: CredentialSource;
+  /** The Secrets Manager client's configuration (tests point it at a local endpoint), merged with the call limits. */
+  readonly secretsManager?: SecretsManagerClientConfig;
+  /** The DynamoDB client's configuration (local mode: the local engine), merged with the call limits. */
   readonly dynamoDb?: DynamoDBClientConfig;
   readonly upstream?: UpstreamAuth;
   readonly clock?: Clock;
@@ -46,6 +53,8 @@ export function createVendor(wiring: VendorWiring): TokenVendor {
 
 export function wireVendor(wiring: VendorWiring): WiredVendor {
   const { config, tracer } = wiring;
+  const limits = awsCallLimits({ requestBudgetMs: config.vendor.requestBudgetMs });
+  const dynamoDbLimits = awsCallLimits({ requestBudgetMs: config.vendor.requestBudgetMs, maxAttempts: DYNAMODB_ATTEMPTS });
   const traced = <T>(client: T): T => (tracer ? tracer.captureAWSv3Client(client) : client);
   const events = powertoolsEvents(wiring.metrics, wiring.logger, wiring.clock && (() => wiring.clock!.now()));
   let background: BackgroundRefreshTrigger | undefined;
@@ -53,7 +62,15 @@ export function wireVendor(wiring: VendorWiring): WiredVendor {
   if (wiring.refresher !== undefined && wiring.refresher !== 'background') {
     refresher = wiring.refresher;
   } else if (wiring.refresher === undefined && config.refresherFunctionName !== undefined) {
-    refresher = new LambdaRefreshTrigger({ functionName: config.refresherFunctionName, instrument: traced });
+    refresher = new LambdaRefreshTrigger({
+      functionName: config.refresherFunctionName,
+      // The caller stops waiting for the Invoke after refreshTriggerTimeoutMs: so does the call.
+      limits: awsCallLimits({
+        requestBudgetMs: config.vendor.requestBudgetMs,
+        callerWaitsMs: config.vendor.refreshTriggerTimeoutMs,
+      }),
+      instrument: traced,
+    });
   } else {
     background = new BackgroundRefreshTrigger(
       (tenantId) => vendor.refresh(tenantId),
@@ -69,12 +86,14 @@ export function wireVendor(wiring: VendorWiring): WiredVendor {
         maxAgeSeconds: config.secretMaxAgeSeconds,
         defaultBaseUrl: config.defaultBaseUrl,
         allowLoopbackHttp: false,
-        client: traced(new SecretsManagerClient({})),
+        client: traced(new SecretsManagerClient(withCallLimits(limits, wiring.secretsManager))),
+        limits,
         ...(wiring.clock && { clock: wiring.clock }),
       }),
     store: new DynamoTokenTable({
       tableName: config.tableName,
-      client: traced(new DynamoDBClient(wiring.dynamoDb ?? {})),
+      client: traced(new DynamoDBClient(withCallLimits(dynamoDbLimits, wiring.dynamoDb))),
+      limits: dynamoDbLimits,
     }),
     upstream: wiring.upstream ?? new EkuaibaoClient(),
     refresher,

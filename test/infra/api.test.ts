@@ -136,13 +136,15 @@ describe('stage', () => {
     expect(setting.Format).not.toMatch(/\$input|\$context\.authorizer|body/i);
     const accessLogs = resourceAt(standard.json, 'TokenVending/Api/AccessLogs/Resource');
     expect(render(setting.DestinationArn)).toContain(`:log-group:\${${accessLogs.logicalId}}`);
-    expect(accessLogs.resource.Properties!.RetentionInDays).toBe(90);
+    expect(accessLogs.resource.Properties!.RetentionInDays).toBe(365);
+    expect(render(accessLogs.resource.Properties!.KmsKeyId)).toMatch(/^\$\{TokenVendingTelemetryKey\w+\.Arn\}$/);
   });
 
   test('pre-creates the execution log group with retention, before the stage', () => {
     const exec = resourceAt(standard.json, 'TokenVending/Api/ExecutionLogs/Resource');
     expect(render(exec.resource.Properties!.LogGroupName)).toMatch(/^API-Gateway-Execution-Logs_\$\{TokenVendingApi\w+\}\/v1$/);
-    expect(exec.resource.Properties!.RetentionInDays).toBe(90);
+    expect(exec.resource.Properties!.RetentionInDays).toBe(365);
+    expect(render(exec.resource.Properties!.KmsKeyId)).toMatch(/^\$\{TokenVendingTelemetryKey\w+\.Arn\}$/);
     const stage = resourceAt(standard.json, 'TokenVending/Api/Api/DeploymentStage.v1/Resource');
     expect(stage.resource.DependsOn).toContain(exec.logicalId);
   });
@@ -198,24 +200,50 @@ describe('endpoint and resource policy', () => {
 });
 
 describe('WAF', () => {
-  test('has no web ACL unless wafRateLimit is set', () => {
-    standard.template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+  const webAclOf = (synth: typeof standard) => Object.values(synth.template.findResources('AWS::WAFv2::WebACL'))[0]!.Properties as {
+    Rules: Array<{ Name: string; Priority: number; Action: unknown; Statement: { RateBasedStatement: Record<string, unknown> } }>;
+    CustomResponseBodies: Record<string, { ContentType: string; Content: string }>;
+  };
+
+  test('every tenant route has a rate limit of its own: a regional web ACL aggregated on the URL-decoded path, attached to the stage', () => {
+    standard.template.resourceCountIs('AWS::WAFv2::WebACL', 1);
+    const acl = webAclOf(standard);
+    expect(acl.Rules).toEqual([
+      expect.objectContaining({
+        Name: 'RateLimitPerTenantRoute',
+        Priority: 0,
+        Action: { Block: { CustomResponse: { ResponseCode: 429, CustomResponseBodyKey: 'throttled' } } },
+        Statement: {
+          RateBasedStatement: {
+            Limit: 300,
+            EvaluationWindowSec: 60,
+            AggregateKeyType: 'CUSTOM_KEYS',
+            CustomKeys: [{ UriPath: { TextTransformations: [{ Priority: 0, Type: 'URL_DECODE' }] } }],
+          },
+        },
+      }),
+    ]);
+    // Over the limit a caller gets the service's error shape, with a code the client library retries.
+    const body = JSON.parse(acl.CustomResponseBodies.throttled!.Content) as { error: { code: string; message: string; requestId: string } };
+    expect(acl.CustomResponseBodies.throttled!.ContentType).toBe('APPLICATION_JSON');
+    expect(body.error.code).toBe('THROTTLED');
+    const stage = resourceAt(standard.json, 'TokenVending/Api/Api/DeploymentStage.v1/Resource').logicalId;
+    const association = Object.values(standard.template.findResources('AWS::WAFv2::WebACLAssociation'))[0]!;
+    expect(render(association.Properties.ResourceArn)).toContain(`/stages/\${${stage}}`);
   });
 
-  test('with wafRateLimit, a regional web ACL rate-limits per source IP and is attached to the stage', () => {
-    hardened.template.hasResourceProperties('AWS::WAFv2::WebACL', {
-      Scope: 'REGIONAL',
-      DefaultAction: { Allow: {} },
-      Rules: [
-        Match.objectLike({
-          Action: { Block: {} },
-          Statement: { RateBasedStatement: { Limit: 600, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } },
-        }),
-      ],
-    });
-    const stage = resourceAt(hardened.json, 'TokenVending/Api/Api/DeploymentStage.v1/Resource').logicalId;
-    const association = Object.values(hardened.template.findResources('AWS::WAFv2::WebACLAssociation'))[0]!;
-    expect(render(association.Properties.ResourceArn)).toContain(`/stages/\${${stage}}`);
+  test('tenantRateLimit sets the per-tenant limit', () => {
+    const acl = webAclOf(synthesize({ tenantRateLimit: '60' }));
+    expect(acl.Rules[0]!.Statement.RateBasedStatement.Limit).toBe(60);
+    expect(() => synthesize({ tenantRateLimit: '5' })).toThrow(/"tenantRateLimit"/);
+  });
+
+  test('with wafRateLimit, a second rule also limits each source IP', () => {
+    const acl = webAclOf(hardened);
+    expect(acl.Rules.map((r) => r.Name)).toEqual(['RateLimitPerTenantRoute', 'RateLimitPerSourceIp']);
+    expect(acl.Rules[1]).toEqual(
+      expect.objectContaining({ Action: { Block: {} }, Statement: { RateBasedStatement: { Limit: 600, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } } }),
+    );
   });
 });
 

@@ -27,7 +27,7 @@ const OVERRIDES: Record<string, string> = {
   stageName: 'staging',
   throttlingRateLimit: '10',
   throttlingBurstLimit: '20',
-  logRetentionDays: '30',
+  logRetentionDays: '731',
   warmerIntervalMinutes: '3',
 };
 
@@ -41,7 +41,7 @@ beforeAll(() => {
 
 test('every documented context key is read', () => {
   expect([...CONTEXT_KEYS].sort()).toEqual(
-    [...Object.keys(OVERRIDES), 'stackName', 'secretsKmsKeyArns', 'allowedAccountIds', 'privateVpcEndpointIds', 'wafRateLimit', 'alarmEmail', 'retainOnDelete', 'manageApiGatewayAccountRole'].sort(),
+    [...Object.keys(OVERRIDES), 'stackName', 'secretsKmsKeyArns', 'allowedAccountIds', 'privateVpcEndpointIds', 'wafRateLimit', 'alarmEmail', 'retainOnDelete', 'manageApiGatewayAccountRole', 'tenantRateLimit', 'vpcId', 'subnetIds', 'securityGroupIds'].sort(),
   );
 });
 
@@ -71,8 +71,13 @@ test('context values reach the functions and the API', () => {
     WARMER_INTERVAL_MINUTES: '3',
   });
   overridden.template.hasResourceProperties('AWS::ApiGateway::Stage', { StageName: 'staging' });
-  overridden.template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  overridden.template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 731 });
   overridden.template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(3 minutes)' });
+});
+
+test('the network keys go together', () => {
+  expect(() => synthesize({ vpcId: 'vpc-0a1b2c3d4e5f60718' })).toThrow(/"subnetIds": is needed too/);
+  expect(() => synthesize({ subnetIds: 'subnet-0a1b2c3d4e5f60718', securityGroupIds: 'sg-0a1b2c3d4e5f60718' })).toThrow(/"vpcId": is needed too/);
 });
 
 test('cdk.json-style typed values are accepted too', () => {
@@ -87,6 +92,12 @@ test.each([
   ['throttlingRateLimit', 'fast'],
   ['upstreamMaxAttempts', '0'],
   ['logRetentionDays', '42'],
+  ['logRetentionDays', '90'],
+  ['secretPrefix', 'ekuaibao/tenants'],
+  ['tenantRateLimit', '9'],
+  ['vpcId', 'vpc-123'],
+  ['subnetIds', 'subnet-0a1b2c3d4e5f60718, igw-0a1b2c3d'],
+  ['securityGroupIds', 'default'],
   ['logLevel', 'chatty'],
   ['retainOnDelete', 'yes'],
   ['allowedAccountIds', '12345'],

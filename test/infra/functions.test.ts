@@ -36,7 +36,8 @@ describe.each(FUNCTIONS)('%s', (path) => {
       TracingConfig: { Mode: 'Active' },
       LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', LogGroup: { Ref: logGroup.logicalId } },
     });
-    expect(logGroup.resource.Properties!.RetentionInDays).toBe(90);
+    expect(logGroup.resource.Properties!.RetentionInDays).toBe(365);
+    expect(render(logGroup.resource.Properties!.KmsKeyId)).toMatch(/^\$\{TokenVendingTelemetryKey\w+\.Arn\}$/);
     expect(logGroup.resource.DeletionPolicy).toBe('Retain');
   });
 

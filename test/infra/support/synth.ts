@@ -44,7 +44,17 @@ export function cdkJsonContext(): Record<string, unknown> {
   return cdkJson.context ?? {};
 }
 
-export function synthesize(context: Record<string, unknown> = {}, options: { bundle?: boolean } = {}): Synthesized {
+export interface SynthOptions {
+  /** Bundle the functions (esbuild). */
+  readonly bundle?: boolean;
+  /**
+   * Run Control Tower's proactive controls too, as `cdk synth` does. Off by default: they take
+   * seconds per synth, and test/infra/control-tower.test.ts runs them on every configuration.
+   */
+  readonly controlTower?: boolean;
+}
+
+export function synthesize(context: Record<string, unknown> = {}, options: SynthOptions = {}): Synthesized {
   const outdir = tempOutdir();
   const { app, stack } = createTokenVendingApp({
     outdir,
@@ -57,7 +67,7 @@ export function synthesize(context: Record<string, unknown> = {}, options: { bun
       ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
       ...context,
     },
-  });
+  }, { controlTower: options.controlTower ?? false });
   const assembly = app.synth();
   const template = Template.fromStack(stack);
   return { stack, template, assembly, json: template.toJSON() as TemplateJson };
