@@ -3,6 +3,8 @@
  * The HTTP status of each code lives in one table (`functions/token/error-response.ts`).
  * Messages never contain credentials or tokens: they are written for callers and logs alike.
  */
+import { TENANT_ID_PATTERN } from '../../contract/tenant-id';
+
 export type ErrorCode =
   | 'INVALID_TENANT_ID'
   | 'INVALID_REQUEST_BODY'
@@ -36,7 +38,7 @@ export class VendingError extends Error {
 export class InvalidTenantId extends VendingError {
   override name = 'InvalidTenantId';
   constructor() {
-    super('INVALID_TENANT_ID', 'tenantId must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$');
+    super('INVALID_TENANT_ID', `tenantId must match ${TENANT_ID_PATTERN.source}`);
   }
 }
 

@@ -24,8 +24,6 @@ import { ROUTES } from '../../contract/routes';
 import { rawPathParameter } from './routes';
 import { TENANT_ID_PATTERN } from '../../contract/tenant-id';
 
-export { TENANT_ID_PATTERN };
-
 export interface TokenApiDependencies {
   readonly vendor: Pick<TokenVendor, 'vend' | 'invalidate'>;
   readonly logger: Logger;

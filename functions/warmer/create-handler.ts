@@ -12,8 +12,8 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { RefreshRequestEvent } from '../adapters/refresh-trigger';
 import { loadConfig } from '../token/config';
-import { METRIC } from '../token/metric-names';
-import { TENANT_ID_PATTERN } from '../token/tenant-id';
+import { METRIC } from '../../contract/metrics';
+import { TENANT_ID_PATTERN } from '../../contract/tenant-id';
 import type { Tracing } from '../token/tracing';
 import { createVendor } from '../token/wiring';
 

@@ -5,7 +5,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import fc from 'fast-check';
-import { createTokenApi, TENANT_ID_PATTERN } from '../../functions/token/api';
+import { TENANT_ID_PATTERN } from '../../contract/tenant-id';
+import { createTokenApi } from '../../functions/token/api';
 import { localLambdaContext, toApiGatewayEvent } from '../../local/api-gateway-event';
 
 const ALPHANUMERIC = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';

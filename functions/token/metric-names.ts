@@ -1,2 +1,0 @@
-// Moved to contract/metrics.ts.
-export * from '../../contract/metrics';
