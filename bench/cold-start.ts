@@ -9,6 +9,12 @@
  * (GetSecretValue, GetItem) against the same stub and table. Runs alternate. Then both bundles
  * are imported again under `node --cpu-prof`, and the samples are attributed to packages through
  * the source map (support/import-profile.ts).
+ *
+ * The figure compares like with like: the hand-written handler never assumes a role, so the
+ * subject runs without `TENANT_ROLE_ARN` (taken out of the template's environment). As
+ * information, the same subject bundle also runs, in the same rotation, with `TENANT_ROLE_ARN`
+ * set and STS pointed at a local stand-in (support/sts-stub.ts): its first request then makes one
+ * AssumeRole before the two calls, as a container does in AWS for its first tenant.
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,9 +22,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { functionEnvironment, SETTING_DEFAULTS } from '../contract/settings';
-import { EkuaibaoClient } from '../functions/adapters/ekuaibao-client';
 import { parseTenantSecret } from '../functions/adapters/tenant-credentials';
-import type { CredentialSource, UpstreamAuth } from '../functions/domain/types';
+import type { CredentialSource } from '../functions/domain/types';
 import { toApiGatewayEvent } from '../local/api-gateway-event';
 import type { Simulator } from '../local/simulator/simulator';
 import { buildBundle, bytesByPackage, REPO_ROOT, synthTokenBundle, type LambdaBundle } from './support/bundles';
@@ -26,7 +31,8 @@ import { attributeImportProfiles, type BundleImportProfile, type PhaseMarks } fr
 import { createContainer, expectStatus, tokenPath } from './support/container';
 import type { DynamoDbLocal } from '../local/dynamodb-local';
 import { startSecretsStub, STUB_SECRET_RANK } from './support/secrets-stub';
-import { BENCH_CREDENTIAL } from './latency';
+import { startStsStub } from './support/sts-stub';
+import { BENCH_CREDENTIAL, BENCH_TENANT_ROLE_ARN, upstreamVia } from './latency';
 import { median, round } from './support/stats';
 
 export interface ColdStartOptions {
@@ -76,6 +82,27 @@ export interface ColdStartResult {
    * in the same rotation. Not a baseline: it shows what the lazily loaded code costs by being inline.
    */
   readonly withoutDynamicImports?: BundleFacts & { readonly medianMs: ColdRun };
+  /**
+   * Information: the subject bundle with `TENANT_ROLE_ARN` set (tenant sessions, issue 14) and STS
+   * answered by a local stand-in, in the same rotation as the subject without it. Each such child
+   * must make exactly one AssumeRole (tagged with the tenant) and read the secret once.
+   */
+  readonly tenantSession?: {
+    readonly roleArn: string;
+    /** Whether the template gave the function TENANT_ROLE_ARN (taken out for figure 1), or the bundle came without a template. */
+    readonly template: 'has TENANT_ROLE_ARN' | 'no TENANT_ROLE_ARN' | 'no template';
+    readonly medianMs: ColdRun;
+    /** The subject without TENANT_ROLE_ARN, same runs as `subject.medianMs`. */
+    readonly withoutMs: ColdRun;
+    /** Median total with − without, ms. */
+    readonly differenceMs: number;
+    /** Median first request with − without, ms: where the AssumeRole is paid. */
+    readonly firstRequestDifferenceMs: number;
+    readonly assumeRolesPerRun: number;
+    readonly secretReadsPerRun: number;
+    /** STS here answers on loopback; in AWS an AssumeRole takes longer (see the monthly model's assumption). */
+    readonly note: string;
+  };
   readonly synthNote?: string;
 }
 
@@ -145,7 +172,17 @@ export async function measureColdStart(
     const stub = await startSecretsStub(
       new Map([[`${secretPrefix}${TENANT}`, JSON.stringify({ appKey: BENCH_CREDENTIAL.appKey, appSecurity: BENCH_CREDENTIAL.appSecurity })]]),
     );
+    const sts = await startStsStub();
     try {
+      // The template gives the function TENANT_ROLE_ARN (a reference to the tenant access role,
+      // resolved at deploy time): figure 1 runs without it, as the hand-written handler assumes no role.
+      const templateRole =
+        subject.source !== 'cdk synth'
+          ? ('no template' as const)
+          : functionEnv.TENANT_ROLE_ARN !== undefined || subject.unresolvedEnvironment?.includes('TENANT_ROLE_ARN')
+            ? ('has TENANT_ROLE_ARN' as const)
+            : ('no TENANT_ROLE_ARN' as const);
+      delete functionEnv.TENANT_ROLE_ARN;
       const env: Record<string, string> = {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: clean,
@@ -163,39 +200,55 @@ export async function measureColdStart(
         AWS_ENDPOINT_URL_SECRETS_MANAGER: stub.endpoint,
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(subject.memorySize ?? 512),
       };
+      // The information runs: the same subject with tenant sessions, STS on loopback.
+      const sessionEnv: Record<string, string> = { ...env, TENANT_ROLE_ARN: BENCH_TENANT_ROLE_ARN, AWS_ENDPOINT_URL_STS: sts.endpoint };
       const eventFile = path.join(clean, 'event.json');
       writeFileSync(eventFile, JSON.stringify(toApiGatewayEvent('GET', tokenPath(TENANT), { accept: 'application/json' }, '')));
 
-      // 4. Alternate subject and baseline; the first pair warms the OS file cache and is dropped.
-      //    Each child must answer 200 with a token and read the secret from the stub once.
-      type Which = 'subject' | 'baseline' | 'split';
-      const runs: Record<Which, ColdRun[]> = { subject: [], baseline: [], split: [] };
-      const secretReads: Record<Which, number[]> = { subject: [], baseline: [], split: [] };
+      // 4. Alternate subject and baseline; the first round warms the OS file cache and is dropped.
+      //    Each child must answer 200 with a token and read the secret from the stub once; only the
+      //    tenant-session children may call STS, exactly once each.
+      type Which = 'subject' | 'baseline' | 'split' | 'session';
+      const runs: Record<Which, ColdRun[]> = { subject: [], baseline: [], split: [], session: [] };
+      const secretReads: Record<Which, number[]> = { subject: [], baseline: [], split: [], session: [] };
+      const assumeRoles: Record<Which, number[]> = { subject: [], baseline: [], split: [], session: [] };
       let node = '';
       const firstRequest = `GET ${tokenPath(TENANT)} → 200 with the token (GetSecretValue from the Secrets Manager stub, GetItem from DynamoDB Local)`;
-      const files = { subject: subjectFile, baseline: baselineFile, split: splitFile };
+      const files: Record<Which, string> = { subject: subjectFile, baseline: baselineFile, split: splitFile, session: subjectFile };
       const checked = async (which: Which, extraArgs: string[] = []) => {
         const before = stub.calls();
-        const run = await runChild(childScript, files[which], eventFile, clean, env, extraArgs);
+        const stsBefore = sts.calls.length;
+        const run = await runChild(childScript, files[which], eventFile, clean, which === 'session' ? sessionEnv : env, extraArgs);
         if (run.statusCode !== 200 || !run.bodyKeys.includes('accessToken')) {
           throw new Error(`cold start (${which}): status ${run.statusCode} ${run.errorBody ?? ''}\n${run.output.slice(-3000)}`);
         }
         secretReads[which].push(stub.calls() - before);
+        const assumed = sts.calls.slice(stsBefore);
+        assumeRoles[which].push(assumed.length);
+        for (const call of assumed) {
+          if (call.roleArn !== BENCH_TENANT_ROLE_ARN || call.tags.tenantId !== TENANT) {
+            throw new Error(`cold start (${which}): AssumeRole of ${call.roleArn} tagged ${JSON.stringify(call.tags)}, expected ${BENCH_TENANT_ROLE_ARN} tagged with ${TENANT}`);
+          }
+        }
         node = run.node;
         return run;
       };
-      // Subject and baseline alternate; the information build runs after them, its place rotating.
+      // Subject and baseline alternate; the information runs go between them, their places rotating.
       for (let i = -1; i < options.runs; i++) {
-        const pair: Which[] = i % 2 === 0 ? ['subject', 'baseline'] : ['baseline', 'subject'];
-        const order: Which[] = [...pair];
+        const order: Which[] = i % 2 === 0 ? ['subject', 'baseline'] : ['baseline', 'subject'];
         order.splice((i + 3) % 3, 0, 'split');
+        order.splice((i + 4) % 4, 0, 'session');
         for (const which of order) {
           const run = await checked(which);
           if (i >= 0) runs[which].push(run);
         }
       }
-      for (const which of ['subject', 'baseline', 'split'] as const) {
+      for (const which of ['subject', 'baseline', 'split', 'session'] as const) {
         if (secretReads[which].some((n) => n !== 1)) throw new Error(`cold start (${which}): GetSecretValue calls per run ${secretReads[which].join(',')}, expected 1`);
+        const expected = which === 'session' ? 1 : 0;
+        if (assumeRoles[which].some((n) => n !== expected)) {
+          throw new Error(`cold start (${which}): AssumeRole calls per run ${assumeRoles[which].join(',')}, expected ${expected}`);
+        }
       }
       progress(`  cold start: ${options.runs} runs each done`);
 
@@ -226,6 +279,7 @@ export async function measureColdStart(
       }
       const subjectMedian = medianRun(runs.subject);
       const baselineMedian = medianRun(runs.baseline);
+      const sessionMedian = medianRun(runs.session);
       return {
         runs: options.runs,
         node,
@@ -237,10 +291,22 @@ export async function measureColdStart(
         secretReadsPerRun: { subject: 1, baseline: 1 },
         ...(importProfile && { importProfile }),
         withoutDynamicImports: { ...splitFacts, medianMs: medianRun(runs.split) },
+        tenantSession: {
+          roleArn: BENCH_TENANT_ROLE_ARN,
+          template: templateRole,
+          medianMs: sessionMedian,
+          withoutMs: subjectMedian,
+          differenceMs: round(sessionMedian.totalMs - subjectMedian.totalMs, 2),
+          firstRequestDifferenceMs: round(sessionMedian.firstRequestMs - subjectMedian.firstRequestMs, 2),
+          assumeRolesPerRun: 1,
+          secretReadsPerRun: 1,
+          note: 'STS answers on loopback here: the difference is the client-side cost (the STS client, one signed request, the XML answer, per-tenant clients); an in-region AssumeRole adds its network time',
+        },
         ...(synthNote && { synthNote }),
       };
     } finally {
       await stub.close();
+      await sts.close();
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -274,14 +340,9 @@ function defaultEnvironment(): Record<string, string> {
 /** Puts a fresh token for the tenant in the table, fetched from the simulator on the tenant's behalf. */
 async function seedToken(engine: DynamoDbLocal, simulator: Simulator, defaultBaseUrl: string): Promise<void> {
   simulator.configure({ issueDelayMs: 0 });
-  const client = new EkuaibaoClient();
-  const local = <T extends { baseUrl: string }>(c: T): T => ({ ...c, baseUrl: simulator.baseUrl });
   // The tenant's base URL is the production one (so the token's fingerprint matches what the
   // bundle computes); only the HTTP call is sent to the simulator.
-  const upstream: UpstreamAuth = {
-    getAccessToken: (credentials, signal) => client.getAccessToken(local(credentials), signal),
-    refreshToken: (credentials, current, options, signal) => client.refreshToken(local(credentials), current, options, signal),
-  };
+  const upstream = upstreamVia(simulator);
   // The same credentials, and the same secret version (rank), as the bundle reads from the stub:
   // a token of another rank would be superseded on the first request.
   const secret = parseTenantSecret(

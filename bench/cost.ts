@@ -35,11 +35,14 @@ import { METRIC } from '../contract/metrics';
 
 /**
  * AWS's published on-demand prices, us-east-1 (N. Virginia), as listed on
- * aws.amazon.com/{dynamodb,secrets-manager,lambda,api-gateway,kms,cloudwatch,xray,waf}/pricing in
+ * aws.amazon.com/{dynamodb,secrets-manager,lambda,api-gateway,kms,cloudwatch,xray,waf,iam}/pricing in
  * 2025. DynamoDB's are the on-demand rates in force since the price cut of 1 November 2024; the
  * others had not changed for years. First tiers only (API Gateway's first 333 million requests,
- * CloudWatch's first 10,000 metrics); free tiers are left out. The benchmark cannot reach AWS and
- * does not re-check them: do so before quoting dollars.
+ * CloudWatch's first 10,000 metrics); free tiers are left out. AWS WAF: per web ACL, per rule and
+ * per million requests inspected (a rate-based rule is priced as any rule). STS: AWS does not charge
+ * for STS API calls such as AssumeRole (IAM and STS are offered at no additional charge, iam/pricing).
+ * SNS: the alarm topic has no monthly charge; its notifications are not priced (a few per incident).
+ * The benchmark cannot reach AWS and does not re-check them: do so before quoting dollars.
  */
 export const PRICES = {
   region: 'us-east-1',
@@ -64,6 +67,8 @@ export const PRICES = {
   wafPerWebAclMonth: 5,
   wafPerRuleMonth: 1,
   wafPerMillionRequests: 0.6,
+  /** AssumeRole (tenant sessions): free of charge. */
+  stsPerAssumeRole: 0,
 } as const;
 
 export interface CostScenario {

@@ -7,16 +7,24 @@
  * information. Each side runs blocks of a few calls; the order of the sides rotates every block, so
  * noise hits all alike, and `process.cpuUsage()` around each block gives the CPU time each side
  * spends per call (DynamoDB Local is another process, so its work is not counted).
+ *
+ * Also as information, in the same rotation: the real handler of a container wired with
+ * `TENANT_ROLE_ARN` (tenant sessions, issue 14; STS answered by support/sts-stub.ts), its own
+ * tenant's secret and item read through that tenant's session. Its session is assumed on its first
+ * request (outside the timed blocks); the timed calls must make no AssumeRole at all.
  */
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { EkuaibaoClient } from '../functions/adapters/ekuaibao-client';
 import { SecretsManagerCredentials } from '../functions/adapters/tenant-credentials';
+import type { UpstreamAuth } from '../functions/domain/types';
 import type { Simulator } from '../local/simulator/simulator';
 import { localDynamoDbConfig } from '../local/token-table-setup';
 import { createContainer, expectStatus, tokenPath } from './support/container';
 import type { DynamoDbLocal } from '../local/dynamodb-local';
 import { startSecretsStub } from './support/secrets-stub';
+import { startStsStub } from './support/sts-stub';
 import { nowMs, round, roundSummary, summarize, type Summary } from './support/stats';
 
 export interface LatencyOptions {
@@ -39,6 +47,18 @@ export interface LatencyResult {
   /** Cost of one `await` in this process before and after both handlers were built (ns): a jump means async hooks. */
   readonly awaitNs: { readonly before: number; readonly after: number };
   readonly asyncHooksSuspected: boolean;
+  /**
+   * Information: the real handler with tenant sessions (`TENANT_ROLE_ARN`, STS stub), its session
+   * already cached, in the same rotation. Not a target.
+   */
+  readonly tenantSession?: {
+    readonly tableHitMs: Summary;
+    readonly cpuUsPerCall: number;
+    /** p50 with sessions ÷ p50 of the real handler without them. */
+    readonly ratioP50ToTableHit: number;
+    /** AssumeRole calls during the timed blocks (must be 0: the session is cached). */
+    readonly assumeRolesDuringBlocks: number;
+  };
 }
 
 export const LATENCY_TABLE = 'bench-latency';
@@ -46,6 +66,10 @@ export const LATENCY_TABLE = 'bench-latency';
 export const LATENCY_TENANT = 'latency-tenant';
 /** Figure 2's tenant: its secret is in the stub, read by both handlers. */
 export const WARM_TENANT = 'warm-tenant';
+/** The tenant of the container with tenant sessions (information): its own secret and item. */
+export const WARM_SESSION_TENANT = 'warm-session-tenant';
+/** A fake tenant access role for the runs with tenant sessions (the STS stub accepts any). */
+export const BENCH_TENANT_ROLE_ARN = 'arn:aws:iam::111122223333:role/bench-tenant-access';
 export const BENCH_CREDENTIAL = {
   appKey: 'bench-app-key',
   appSecurity: 'bench-app-security-not-a-secret',
@@ -54,7 +78,21 @@ export const BENCH_CREDENTIAL = {
 const SECRET_PREFIX = 'ekuaibao/tenants/';
 const BLOCK = 20;
 
-type Side = 'tableHit' | 'handWritten' | 'bareGetItem';
+type Side = 'tableHit' | 'handWritten' | 'bareGetItem' | 'tableHitSession';
+
+/**
+ * The Ekuaibao client with every call sent to the simulator, whatever base URL the tenant's
+ * credentials name: for containers that read their secrets with the production parser (https
+ * only), so that the tenant keeps the production base URL and nothing leaves the machine.
+ */
+export function upstreamVia(simulator: Simulator): UpstreamAuth {
+  const client = new EkuaibaoClient();
+  const local = <T extends { baseUrl: string }>(c: T): T => ({ ...c, baseUrl: simulator.baseUrl });
+  return {
+    getAccessToken: (credentials, signal) => client.getAccessToken(local(credentials), signal),
+    refreshToken: (credentials, current, options, signal) => client.refreshToken(local(credentials), current, options, signal),
+  };
+}
 
 export async function measureLatency(
   engine: DynamoDbLocal,
@@ -67,9 +105,14 @@ export async function measureLatency(
   const awaitBefore = await awaitCostNs();
   // No baseUrl: both read the same secret; the service's tenants then use the default base URL,
   // which is the simulator here (loopback http is allowed in this process only).
+  const secret = JSON.stringify({ appKey: BENCH_CREDENTIAL.appKey, appSecurity: BENCH_CREDENTIAL.appSecurity });
   const stub = await startSecretsStub(
-    new Map([[`${SECRET_PREFIX}${WARM_TENANT}`, JSON.stringify({ appKey: BENCH_CREDENTIAL.appKey, appSecurity: BENCH_CREDENTIAL.appSecurity })]]),
+    new Map([
+      [`${SECRET_PREFIX}${WARM_TENANT}`, secret],
+      [`${SECRET_PREFIX}${WARM_SESSION_TENANT}`, secret],
+    ]),
   );
+  const sts = await startStsStub();
   const restoreEnv = setEnv({
     // For the hand-written module, which builds its clients at import with default configuration.
     TABLE_NAME: LATENCY_TABLE,
@@ -96,6 +139,24 @@ export async function measureLatency(
     const path = tokenPath(WARM_TENANT);
     const seeded = await container.get(path);
     expectStatus(seeded, 200, 'seeding the warm tenant');
+    // Tenant sessions: the production adapters throughout (the secret parsed as in AWS, so the
+    // tenant keeps the production base URL; upstream calls still go to the simulator).
+    const fakeKeys = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+    const sessionContainer = createContainer({
+      tableName: LATENCY_TABLE,
+      dynamoDbEndpoint: engine.endpoint,
+      env: { TENANT_ROLE_ARN: BENCH_TENANT_ROLE_ARN, TENANT_SECRET_PREFIX: SECRET_PREFIX },
+      secretsManager: { ...fakeKeys, endpoint: stub.endpoint },
+      sts: { ...fakeKeys, endpoint: sts.endpoint },
+      upstream: upstreamVia(simulator),
+    });
+    const sessionPath = tokenPath(WARM_SESSION_TENANT);
+    expectStatus(await sessionContainer.get(sessionPath), 200, 'seeding the tenant-session tenant');
+    expectStatus(await sessionContainer.get(sessionPath), 200, 'a table hit with a tenant session');
+    if (sts.calls.length !== 1 || sts.calls[0]!.tags.tenantId !== WARM_SESSION_TENANT) {
+      throw new Error(`tenant sessions: ${sts.calls.length} AssumeRole calls for two requests (${JSON.stringify(sts.calls.map((c) => c.tags))}), expected 1 tagged ${WARM_SESSION_TENANT}`);
+    }
+    const assumedBeforeBlocks = sts.calls.length;
     const handWritten = (await import('./baseline/hand-written')).handler as (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
     const first = await handWritten(container.prepare(path).event);
     expectStatus(first, 200, 'the hand-written handler on the warm tenant');
@@ -124,10 +185,17 @@ export async function measureLatency(
         };
       },
       bareGetItem: () => async () => void (await bare.send(getItem)),
+      tableHitSession: () => {
+        const { event, context } = sessionContainer.prepare(sessionPath);
+        return async () => {
+          const result = await sessionContainer.handler(event, context);
+          if (result.statusCode !== 200) throw new Error(`handler with tenant sessions answered ${result.statusCode}: ${result.body}`);
+        };
+      },
     };
-    const order: Side[] = ['tableHit', 'handWritten', 'bareGetItem'];
-    const samples: Record<Side, number[]> = { tableHit: [], handWritten: [], bareGetItem: [] };
-    const cpuUs: Record<Side, number> = { tableHit: 0, handWritten: 0, bareGetItem: 0 };
+    const order: Side[] = ['tableHit', 'handWritten', 'bareGetItem', 'tableHitSession'];
+    const samples: Record<Side, number[]> = { tableHit: [], handWritten: [], bareGetItem: [], tableHitSession: [] };
+    const cpuUs: Record<Side, number> = { tableHit: 0, handWritten: 0, bareGetItem: 0, tableHitSession: 0 };
     const blocks = Math.ceil((options.warmup + options.iterations) / BLOCK);
     const warmupBlocks = Math.ceil(options.warmup / BLOCK);
     for (let b = 0; b < blocks; b++) {
@@ -149,7 +217,14 @@ export async function measureLatency(
       }
       if (((b + 1) * BLOCK) % 1000 === 0) progress(`  warm: ${(b + 1) * BLOCK}/${blocks * BLOCK} iterations per side`);
     }
-    const s = { tableHit: summarize(samples.tableHit), handWritten: summarize(samples.handWritten), bareGetItem: summarize(samples.bareGetItem) };
+    const assumeRolesDuringBlocks = sts.calls.length - assumedBeforeBlocks;
+    if (assumeRolesDuringBlocks !== 0) throw new Error(`tenant sessions: ${assumeRolesDuringBlocks} AssumeRole calls during the timed blocks, expected 0 (the session is cached)`);
+    const s = {
+      tableHit: summarize(samples.tableHit),
+      handWritten: summarize(samples.handWritten),
+      bareGetItem: summarize(samples.bareGetItem),
+      tableHitSession: summarize(samples.tableHitSession),
+    };
     const perCall = (side: Side) => round(cpuUs[side] / samples[side].length, 1);
     const cpu = { tableHit: perCall('tableHit'), handWritten: perCall('handWritten'), bareGetItem: perCall('bareGetItem') };
     return {
@@ -164,11 +239,18 @@ export async function measureLatency(
       cpuRatio: round(cpu.tableHit / cpu.handWritten, 3),
       awaitNs: { before: awaitBefore, after: awaitAfter },
       asyncHooksSuspected: awaitAfter > 3 * awaitBefore,
+      tenantSession: {
+        tableHitMs: roundSummary(s.tableHitSession, 4),
+        cpuUsPerCall: perCall('tableHitSession'),
+        ratioP50ToTableHit: round(s.tableHitSession.p50 / s.tableHit.p50, 4),
+        assumeRolesDuringBlocks,
+      },
     };
   } finally {
     bare.destroy();
     restoreEnv();
     await stub.close();
+    await sts.close();
   }
 }
 

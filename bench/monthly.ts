@@ -5,6 +5,12 @@
  * multiplies what the benchmark measured per request, per refresh and per scheduled run (cost.ts,
  * figures 1 and 2) by the traffic these assumptions give, and adds the fixed costs of the stack.
  * Every assumption is a field of `MONTHLY_ASSUMPTIONS` and is printed with the table.
+ *
+ * The stack as deployed: tenant sessions on (`TENANT_ROLE_ARN`: each tenant's secret and item read
+ * with a session of the tenant access role; STS calls are free, the wait for them is billed
+ * Lambda time), the AWS WAF web ACL with its per-tenant rate rule always in front of the API, two
+ * customer managed keys (the table's; the telemetry key of the log groups and the alarm topic),
+ * log groups kept 365 days, an alarm topic. What the model leaves out is listed in `notes`.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -35,27 +41,49 @@ export const MONTHLY_ASSUMPTIONS = {
   reportsPerTenantPerDay: 1,
   /**
    * A request reads the tenant's secret when its container's copy is older than
-   * SECRET_MAX_AGE_SECONDS: with a tenant's requests arriving at random (Poisson) and one warm
-   * container serving them (this traffic needs one or two), that is exp(−max age × the tenant's
-   * request rate) of its requests. More containers would read more often.
+   * SECRET_MAX_AGE_SECONDS. With a tenant's requests arriving at random (Poisson, rate λ) and one
+   * warm container serving them (this traffic needs one or two), a read is followed by max age
+   * seconds of hits and then a wait for the next request: 1 / (1 + λ × max age) of its requests
+   * read. More containers would read more often.
    */
   secretMaxAgeSeconds: 300,
+  /**
+   * Tenant sessions (contract/tenant-session.ts): a container uses a tenant's session until 2 minutes
+   * before its 15 minutes end, then assumes the role again on the tenant's next request:
+   * 1 / (1 + λ × 780 s) of a tenant's requests wait for an AssumeRole (the same reasoning as the
+   * secret), and so does every refresh the warmer makes (a tenant's refreshes are an hour or more
+   * apart). STS does not charge for AssumeRole; the wait is billed Lambda time.
+   */
+  tenantSessionUsableSeconds: 780,
+  /**
+   * DynamoDB caches the table key per principal and asks KMS again after about 5 minutes; each
+   * tenant's session is a principal of its own (arn:…:assumed-role/<role>/tenant-<id>, the same
+   * name in both functions), so each tenant's reads and writes cost a KMS request per 5 minutes of
+   * use: 1 / (1 + λ × 300 s) of them, refreshes included, an estimate. The warmer's own role (its
+   * Scan every 5 minutes) adds one per run. Set false to price the table key as one principal per role.
+   */
+  tableKeyRequestsPerTenantSession: true,
+  tableKeyCacheSeconds: 300,
   /** In-region latencies added to the locally measured handler time to estimate billed duration. */
   awsGetItemMs: 5,
   awsGetSecretValueMs: 15,
+  awsAssumeRoleMs: 20,
   awsScanPageMs: 30,
   /** A container is reclaimed after this long without a request; a request after a longer gap is a cold start. */
   containerIdleMinutes: 10,
   /** Log bytes per request: one API Gateway access-log line (24 JSON fields) + Lambda's platform start/report lines. */
   accessLogBytesPerRequest: 900,
   lambdaPlatformLogBytesPerInvocation: 700,
-  logRetentionMonths: 3,
+  /** Log groups keep 365 days: once the stack is a year old, twelve months of logs are stored. */
+  logRetentionMonths: 12,
   /** X-Ray's default sampling rule: the first request each second, then 5 %. */
   xrayReservoirPerSecond: 1,
   xrayFixedRate: 0.05,
-  /** CloudWatch alarms and dashboards are counted in lib/; the KMS key of the table always exists. */
-  kmsKeys: 1,
+  /** CloudWatch alarms and dashboards are counted in lib/. Customer managed keys: the table's and the telemetry key (log groups, alarm topic). */
+  kmsKeys: 2,
+  /** AWS WAF: the web ACL's per-tenant rate rule always exists; the per-IP rule (`wafRateLimit`) is optional. */
   wafRules: 1,
+  wafOptionalRules: 1,
 } as const;
 
 export interface MonthlyInputs {
@@ -69,6 +97,14 @@ export interface MonthlyInputs {
   readonly coldBilledMs: number;
   readonly coldBilledBasis: string;
 }
+
+/** Not priced, and why: printed under the table. */
+export const MONTHLY_NOTES = [
+  'STS: AssumeRole is free of charge (AWS does not charge for STS API calls); only the Lambda time spent waiting for it is counted',
+  'SNS alarm topic: no charge for the topic; alarm notifications (a few per incident) and the telemetry key requests for them are negligible',
+  'KMS requests for the telemetry key made by CloudWatch Logs for the encrypted log groups: not priced (small against the key\'s $1)',
+  'VPC (optional `vpc`): NAT gateway hours and data processing, or interface endpoints, are costs of the customer\'s VPC, not of this stack: not counted',
+] as const;
 
 export interface MonthlyLine {
   readonly group: 'fixed' | 'requests' | 'refresh' | 'observability';
@@ -86,8 +122,10 @@ export interface MonthlyRow {
   readonly coldStartFraction: number;
   readonly lines: MonthlyLine[];
   readonly totals: Record<MonthlyLine['group'], number> & { readonly total: number };
-  /** AWS WAF with one rate rule, if enabled (wafRateLimit): not in the total. */
-  readonly wafAddOn: number;
+  /** The optional per-IP WAF rule (`wafRateLimit`): not in the total. (The web ACL and its per-tenant rule are.) */
+  readonly perIpRuleAddOn: number;
+  /** Requests that waited for an AssumeRole (token function and warmer). */
+  readonly assumeRolesPerMonth: number;
 }
 
 export interface MonthlyModel {
@@ -95,6 +133,7 @@ export interface MonthlyModel {
   readonly inputs: MonthlyInputs;
   readonly counted: { readonly alarms: number; readonly dashboards: number; readonly metricNames: number };
   readonly rows: MonthlyRow[];
+  readonly notes: readonly string[];
 }
 
 /** Alarms and dashboards as lib/token-monitoring.ts defines them (counted in the source, so the model follows it). */
@@ -122,7 +161,10 @@ export function monthlyModel(inputs: MonthlyInputs): MonthlyModel {
       const requests = getsPerMonth + reportsPerMonth;
       const perMinute = requests / minutesPerMonth;
       const coldStartFraction = Math.exp(-perMinute * a.containerIdleMinutes);
-      const secretReadFraction = Math.exp(-(requests / tenants / (minutesPerMonth * 60)) * a.secretMaxAgeSeconds);
+      // One tenant's request rate, per second; caches of age T then miss 1 / (1 + λT) of its requests.
+      const tenantRate = requests / tenants / (minutesPerMonth * 60);
+      const missFraction = (seconds: number) => 1 / (1 + tenantRate * seconds);
+      const secretReadFraction = missFraction(a.secretMaxAgeSeconds);
       const asyncRefreshesPerMonth = getsPerMonth * inputs.asyncRefreshesPerRequest;
       const r = inputs.refreshPath;
       const line = (group: MonthlyLine['group'], item: string, dollars: number): MonthlyLine => ({ group, item, dollars: round(dollars, 4) });
@@ -142,18 +184,26 @@ export function monthlyModel(inputs: MonthlyInputs): MonthlyModel {
       const tracedPerSecond =
         Math.min(requestsPerSecond, a.xrayReservoirPerSecond) + a.xrayFixedRate * Math.max(0, requestsPerSecond - a.xrayReservoirPerSecond);
       const traces = tracedPerSecond * minutesPerMonth * 60 + a.scheduledRunsPerMonth + asyncRefreshesPerMonth;
+      // Tenant sessions: requests that find no usable session, and every warmer refresh.
+      const assumeRoles = requests * missFraction(a.tenantSessionUsableSeconds) + refreshesPerMonth + asyncRefreshesPerMonth;
+      // DynamoDB's table-key requests to KMS: the warmer's own role (its Scans), and per tenant session.
+      const tableKeyRequests = a.tableKeyRequestsPerTenantSession
+        ? a.scheduledRunsPerMonth + (requests + refreshesPerMonth + asyncRefreshesPerMonth) * missFraction(a.tableKeyCacheSeconds)
+        : 2 * a.scheduledRunsPerMonth;
       const logGb =
         (requests * (a.accessLogBytesPerRequest + a.lambdaPlatformLogBytesPerInvocation) +
           (a.scheduledRunsPerMonth + asyncRefreshesPerMonth) * a.lambdaPlatformLogBytesPerInvocation) /
         1e9;
       const lines: MonthlyLine[] = [
         line('fixed', `Secrets Manager: ${tenants.toLocaleString('en-US')} tenant secret${tenants === 1 ? '' : 's'} × $${p.secretsManagerPerSecretMonth}`, tenants * p.secretsManagerPerSecretMonth),
-        line('fixed', `KMS: the table's customer managed key × $${p.kmsPerKeyMonth}`, a.kmsKeys * p.kmsPerKeyMonth),
+        line('fixed', `KMS: ${a.kmsKeys} customer managed keys (the table's; the telemetry key of the log groups and alarm topic) × $${p.kmsPerKeyMonth}`, a.kmsKeys * p.kmsPerKeyMonth),
+        line('fixed', `AWS WAF: the web ACL ($${p.wafPerWebAclMonth}) and its per-tenant rate rule (${a.wafRules} × $${p.wafPerRuleMonth})`, p.wafPerWebAclMonth + a.wafRules * p.wafPerRuleMonth),
         line('fixed', `CloudWatch: ${alarms} alarms × $${p.cloudWatchPerStandardAlarmMonth}`, alarms * p.cloudWatchPerStandardAlarmMonth),
         line('fixed', `CloudWatch: ${dashboards} dashboard × $${p.cloudWatchPerDashboardMonth}`, dashboards * p.cloudWatchPerDashboardMonth),
         line('fixed', `CloudWatch: up to ${metricNames} custom metrics (EMF, dimension service) × $${p.cloudWatchPerCustomMetricMonth}, upper bound`, metricNames * p.cloudWatchPerCustomMetricMonth),
         line('fixed', 'DynamoDB: storage and point-in-time recovery of the items', tableGb * (p.dynamoDbStoragePerGbMonth + p.dynamoDbPitrPerGbMonth)),
         line('requests', 'API Gateway REST requests', perMillion(requests, p.apiGatewayRestPerMillionRequests)),
+        line('requests', `AWS WAF requests ($${p.wafPerMillionRequests} per million)`, perMillion(requests, p.wafPerMillionRequests)),
         line('requests', 'Lambda requests (token function)', perMillion(requests, p.lambdaPerMillionRequests)),
         line(
           'requests',
@@ -163,7 +213,18 @@ export function monthlyModel(inputs: MonthlyInputs): MonthlyModel {
         line('requests', 'DynamoDB reads: one strongly consistent GetItem per GET (1 RRU)', perMillion(getsPerMonth + reportsPerMonth * reportUnits.rru, p.dynamoDbPerMillionReadRequestUnits)),
         line('requests', 'DynamoDB writes of reports (retire, new token)', perMillion(reportsPerMonth * reportUnits.wru, p.dynamoDbPerMillionWriteRequestUnits)),
         line('requests', `Secrets Manager calls (${round(secretReadFraction * 100, 0)} % of requests find the container's copy older than ${a.secretMaxAgeSeconds} s)`, (requests * secretReadFraction * p.secretsManagerPer10kApiCalls) / 10_000),
-        line('requests', 'KMS requests made by DynamoDB for the table key (about one per 5 minutes per role)', (2 * a.scheduledRunsPerMonth * p.kmsPer10kRequests) / 10_000),
+        line(
+          'requests',
+          `Tenant sessions: ${Math.round(assumeRoles).toLocaleString('en-US')} AssumeRole calls (${round(missFraction(a.tenantSessionUsableSeconds) * 100, 0)} % of requests, plus each warmer refresh): STS free, ${a.awsAssumeRoleMs} ms of Lambda time each`,
+          lambdaMs(assumeRoles, a.awsAssumeRoleMs),
+        ),
+        line(
+          'requests',
+          a.tableKeyRequestsPerTenantSession
+            ? `KMS requests made by DynamoDB for the table key: ${Math.round(tableKeyRequests).toLocaleString('en-US')} (per tenant session about one per ${a.tableKeyCacheSeconds / 60} minutes of use, estimate; the warmer's Scans)`
+            : 'KMS requests made by DynamoDB for the table key (about one per 5 minutes per role)',
+          (tableKeyRequests * p.kmsPer10kRequests) / 10_000,
+        ),
         line(
           'refresh',
           `Warmer, scheduled runs: ${a.scheduledRunsPerMonth.toLocaleString('en-US')} requests, ${scanBilledMs} ms each, Scan ${scanRruPerRun} RRU each`,
@@ -186,7 +247,7 @@ export function monthlyModel(inputs: MonthlyInputs): MonthlyModel {
         ),
         line(
           'observability',
-          `CloudWatch Logs: ${round(logGb, 3)} GB ingested (access log + Lambda platform lines), kept ${a.logRetentionMonths} months`,
+          `CloudWatch Logs: ${round(logGb, 3)} GB ingested a month (access log + Lambda platform lines), kept 365 days: ${round(logGb * a.logRetentionMonths, 3)} GB stored once the stack is a year old`,
           logGb * (p.cloudWatchLogsPerGbIngested + a.logRetentionMonths * p.cloudWatchLogsPerGbMonthStored),
         ),
         line('observability', `X-Ray: ${Math.round(traces).toLocaleString('en-US')} traces recorded (default sampling)`, perMillion(traces, p.xrayPerMillionTracesRecorded)),
@@ -212,9 +273,10 @@ export function monthlyModel(inputs: MonthlyInputs): MonthlyModel {
           observability: round(totals.observability, 2),
           total: round(totals.total, 2),
         },
-        wafAddOn: round(p.wafPerWebAclMonth + a.wafRules * p.wafPerRuleMonth + perMillion(requests, p.wafPerMillionRequests), 2),
+        perIpRuleAddOn: round(a.wafOptionalRules * p.wafPerRuleMonth, 2),
+        assumeRolesPerMonth: Math.round(assumeRoles),
       });
     }
   }
-  return { assumptions: a, inputs, counted: { alarms, dashboards, metricNames }, rows };
+  return { assumptions: a, inputs, counted: { alarms, dashboards, metricNames }, rows, notes: MONTHLY_NOTES };
 }

@@ -1,6 +1,6 @@
 /** Turns the measurements into the target checks, the console table and the Markdown README quotes. */
 import type { ColdStartResult } from './cold-start';
-import type { CostResult } from './cost';
+import { PRICES, type CostResult } from './cost';
 import type { LatencyResult } from './latency';
 import type { MonthlyModel } from './monthly';
 import type { OutageResult } from './outage';
@@ -84,7 +84,9 @@ export function checkTargets(r: Checked): TargetCheck[] {
     });
   }
   if (r.coldStart) checks.push(coldStartCheck(r.coldStart));
+  if (r.coldStart?.tenantSession) checks.push(coldStartSessionCheck(r.coldStart));
   if (r.warm) checks.push(warmCheck(r.warm, r.profile));
+  if (r.warm?.tenantSession) checks.push(warmSessionCheck(r.warm));
   if (r.stampede) checks.push(stampedeCheck(r.stampede));
   if (r.outage) checks.push(...outageChecks(r.outage));
   if (r.cost) {
@@ -139,13 +141,41 @@ function coldStartCheck(c: ColdStartResult): TargetCheck {
   })();
   return {
     id: '1',
-    what: `Cold start: process start → import → first request, Node 24 (bundle from ${c.subject.source})`,
+    what: `Cold start: process start → import → first request, Node 24 (bundle from ${c.subject.source}${c.tenantSession ? ', without TENANT_ROLE_ARN' : ''})`,
     measured: `${ms(s.totalMs)} (import ${ms(s.importMs)}, first request ${ms(s.firstRequestMs)}); bundle ${bytes(c.subject.bytes)}, ${bytes(c.subject.gzipBytes)} gzipped`,
     baseline: `hand-written handler, same esbuild options, same first-request calls (GetSecretValue, GetItem): ${ms(b.totalMs)} (import ${ms(b.importMs)}, first request ${ms(b.firstRequestMs)}); ${bytes(c.baseline.bytes)}, ${bytes(c.baseline.gzipBytes)} gzipped`,
     figure: `${ratio(c.ratio)} (bundle ${ratio(c.bundleSizeRatio)} bytes, ${ratio(c.gzipSizeRatio)} gzipped)`,
     target: `≤ ${TARGETS.coldStartOverHandWritten}×`,
     met,
     ...(!met && { shortfall }),
+  };
+}
+
+/** Information: the tenant session on the cold path (same subject bundle, with and without TENANT_ROLE_ARN). */
+function coldStartSessionCheck(c: ColdStartResult): TargetCheck {
+  const t = c.tenantSession!;
+  return {
+    id: '1s',
+    what: 'Tenant session on the cold path: the same bundle with TENANT_ROLE_ARN, STS on loopback (1 AssumeRole, then GetSecretValue and GetItem with the session)',
+    measured: `${ms(t.medianMs.totalMs)} (import ${ms(t.medianMs.importMs)}, first request ${ms(t.medianMs.firstRequestMs)}); ${t.assumeRolesPerRun} AssumeRole and ${t.secretReadsPerRun} secret read per run`,
+    baseline: `the same bundle without TENANT_ROLE_ARN, same rotation: ${ms(t.withoutMs.totalMs)} (first request ${ms(t.withoutMs.firstRequestMs)})`,
+    figure: `${signed(t.differenceMs)} (first request ${signed(t.firstRequestDifferenceMs)})`,
+    target: '— (information)',
+    met: null,
+  };
+}
+
+/** Information: warm table hits with a tenant session already cached. */
+function warmSessionCheck(w: LatencyResult): TargetCheck {
+  const t = w.tenantSession!;
+  return {
+    id: '2s',
+    what: 'Warm invocation with tenant sessions (TENANT_ROLE_ARN, session cached), same rotation',
+    measured: `${ms(t.tableHitMs.p50)} / ${ms(t.tableHitMs.p99)}; CPU ${Math.round(t.cpuUsPerCall)} µs; ${t.assumeRolesDuringBlocks} AssumeRole during the timed calls`,
+    baseline: `real handler without sessions: ${ms(w.tableHitMs.p50)} / ${ms(w.tableHitMs.p99)}; CPU ${Math.round(w.cpuUsPerCall.tableHit)} µs`,
+    figure: `${ratio(t.ratioP50ToTableHit)} at p50 (${signed(t.tableHitMs.p50 - w.tableHitMs.p50)}); ${ratio(t.tableHitMs.p50 / w.handWrittenMs.p50)} the hand-written p50`,
+    target: '— (information)',
+    met: null,
   };
 }
 
@@ -284,13 +314,18 @@ export function markdown(results: Results): string {
     const w = results.warm;
     lines.push(
       '',
-      `**Warm invocation detail** (${w.iterations} calls per side after warm-up, in blocks of ${w.blockSize}, the order of the three sides rotating every block; CPU = this process's user + system time over each side's blocks ÷ calls):`,
+      `**Warm invocation detail** (${w.iterations} calls per side after warm-up, in blocks of ${w.blockSize}, the order of the ${w.tenantSession ? 'four' : 'three'} sides rotating every block; CPU = this process's user + system time over each side's blocks ÷ calls):`,
       '',
       '| side | p50 | p90 | p99 | max | CPU per call |',
       '|---|---|---|---|---|---|',
       `| real handler (createTokenApi + wireVendor) | ${ms(w.tableHitMs.p50)} | ${ms(w.tableHitMs.p90)} | ${ms(w.tableHitMs.p99)} | ${ms(w.tableHitMs.max)} | ${Math.round(w.cpuUsPerCall.tableHit)} µs |`,
       `| hand-written handler (bench/baseline/hand-written.ts) | ${ms(w.handWrittenMs.p50)} | ${ms(w.handWrittenMs.p90)} | ${ms(w.handWrittenMs.p99)} | ${ms(w.handWrittenMs.max)} | ${Math.round(w.cpuUsPerCall.handWritten)} µs |`,
       `| bare GetItem (information) | ${ms(w.bareGetItemMs.p50)} | ${ms(w.bareGetItemMs.p90)} | ${ms(w.bareGetItemMs.p99)} | ${ms(w.bareGetItemMs.max)} | ${Math.round(w.cpuUsPerCall.bareGetItem)} µs |`,
+      ...(w.tenantSession
+        ? [
+            `| real handler with tenant sessions (TENANT_ROLE_ARN, STS stub; session cached, ${w.tenantSession.assumeRolesDuringBlocks} AssumeRole in the timed calls; information) | ${ms(w.tenantSession.tableHitMs.p50)} | ${ms(w.tenantSession.tableHitMs.p90)} | ${ms(w.tenantSession.tableHitMs.p99)} | ${ms(w.tenantSession.tableHitMs.max)} | ${Math.round(w.tenantSession.cpuUsPerCall)} µs |`,
+          ]
+        : []),
       '',
       `One \`await\` in this process cost ${w.awaitNs.before} ns before the handlers were built and ${w.awaitNs.after} ns after${w.asyncHooksSuspected ? ' — **an async hook was installed: every handler in the process pays for it, the baseline included**' : ' (no async hook taxing both sides)'}.`,
     );
@@ -344,7 +379,7 @@ export function markdown(results: Results): string {
   }
 
   if (results.cost) costDetail(lines, results.cost);
-  if (results.monthly) monthlyDetail(lines, results.monthly);
+  if (results.monthly) monthlyDetail(lines, results.monthly, results.cost?.prices);
 
   if (results.profile && (results.profile.handler || results.profile.server)) {
     lines.push('', '**Hot-path profiles** (`node --cpu-prof`, self time, idle excluded; files in bench/profiles/):');
@@ -374,7 +409,7 @@ export function markdown(results: Results): string {
 function coldStartDetail(lines: string[], c: ColdStartResult): void {
   lines.push(
     '',
-    `**Cold start detail** (median of ${c.runs} alternating runs each, Node ${c.node}, fresh process in an empty folder, the template's environment for both; first request: ${c.subject.firstRequest}):`,
+    `**Cold start detail** (median of ${c.runs} alternating runs each, Node ${c.node}, fresh process in an empty folder, the template's environment for both${c.tenantSession ? ` without TENANT_ROLE_ARN (${c.tenantSession.template === 'has TENANT_ROLE_ARN' ? 'the template sets it; taken out here' : c.tenantSession.template === 'no TENANT_ROLE_ARN' ? 'the template does not set it' : 'no template'}: the hand-written handler assumes no role)` : ''}; first request: ${c.subject.firstRequest}):`,
     '',
     '| bundle | source | size | gzipped | source map | process start → import | import | first request | total | spawn → response (parent) |',
     '|---|---|---|---|---|---|---|---|---|---|',
@@ -388,6 +423,15 @@ function coldStartDetail(lines: string[], c: ColdStartResult): void {
       '',
       `Code that the first request never runs still costs by being in the file: leaving the modules that functions/ imports dynamically out (${bytes(c.subject.bytes - w.bytes)}) changes the median cold start by ${signed(w.medianMs.totalMs - c.subject.medianMs.totalMs)} (import ${signed(w.medianMs.importMs - c.subject.medianMs.importMs)}); it would be ${ratio(w.medianMs.totalMs / c.baseline.medianMs.totalMs)} the hand-written handler's. ` +
         'Both bundles run with the template\'s environment; it sets no `NODE_OPTIONS=--enable-source-maps`, which would make Node read the source map at import (the larger the map, the longer).',
+    );
+  }
+  const t = c.tenantSession;
+  if (t) {
+    lines.push(
+      '',
+      `**Tenant session on the cold path** (information): the same bundle with \`TENANT_ROLE_ARN=${t.roleArn}\` and STS answered by a loopback stand-in (bench/support/sts-stub.ts), in the same rotation as the runs above. ` +
+        `Each such run made ${t.assumeRolesPerRun} AssumeRole (tagged with the tenant) and ${t.secretReadsPerRun} secret read; the runs without it made none. ` +
+        `Median ${ms(t.medianMs.totalMs)} against ${ms(t.withoutMs.totalMs)} without (${signed(t.differenceMs)}; import ${signed(t.medianMs.importMs - t.withoutMs.importMs)}, first request ${signed(t.firstRequestDifferenceMs)}). ${t.note}.`,
     );
   }
   const p = c.importProfile;
@@ -447,28 +491,32 @@ function costDetail(lines: string[], c: CostResult): void {
   );
 }
 
-function monthlyDetail(lines: string[], model: MonthlyModel): void {
+function monthlyDetail(lines: string[], model: MonthlyModel, p: CostResult['prices'] = PRICES): void {
   const a = model.assumptions;
   const byTenants = new Map<number, MonthlyModel['rows']>();
   for (const row of model.rows) byTenants.set(row.tenants, [...(byTenants.get(row.tenants) ?? []), row]);
   lines.push(
     '',
-    `**Monthly cost model** (a model built on the measurements above, not a measurement; ${a.hoursPerMonth} h a month; prices as above plus KMS $${1} per key, CloudWatch $0.10 per alarm, $3 per dashboard, $0.30 per custom metric, Logs $0.50 per GB ingested, X-Ray $5 per million traces; free tiers left out). ` +
+    `**Monthly cost model** (a model built on the measurements above, not a measurement; ${a.hoursPerMonth} h a month; prices as above plus KMS $${p.kmsPerKeyMonth} per key and $${p.kmsPer10kRequests} per 10,000 requests, AWS WAF $${p.wafPerWebAclMonth} per web ACL, $${p.wafPerRuleMonth} per rule and $${p.wafPerMillionRequests} per million requests, CloudWatch $0.10 per alarm, $3 per dashboard, $0.30 per custom metric, Logs $0.50 per GB ingested and $0.03 per GB-month stored, X-Ray $5 per million traces, STS free; free tiers left out). ` +
+      `The stack as deployed: tenant sessions on, the WAF web ACL with its per-tenant rate rule, ${a.kmsKeys} customer managed keys, log groups kept 365 days, an alarm topic. ` +
       `Assumptions: ${a.callersPerTenant} caller processes per tenant, each caching its token as the client library does (until expireTime − 60 s); the warmer refreshes each token ${a.refreshLeadMinutes} minutes before it expires on average, so each process makes one GET per token; ` +
-      `${a.reportsPerTenantPerDay} rejected-token report per tenant per day; a request reads the tenant's secret when its container's copy is older than ${a.secretMaxAgeSeconds} s (Poisson arrivals, one warm container); ${model.inputs.warmBilledBasis}; ${model.inputs.coldBilledBasis}; a container idles out after ${a.containerIdleMinutes} minutes; ` +
-      `${a.accessLogBytesPerRequest} B of access log and ${a.lambdaPlatformLogBytesPerInvocation} B of Lambda platform log per request, kept ${a.logRetentionMonths} months; X-Ray's default sampling (1 request a second, then 5 %). ` +
+      `${a.reportsPerTenantPerDay} rejected-token report per tenant per day; a request reads the tenant's secret when its container's copy is older than ${a.secretMaxAgeSeconds} s, and assumes the tenant's role when its session is older than ${a.tenantSessionUsableSeconds} s (Poisson arrivals, one warm container: 1 / (1 + λT) of a tenant's requests), ${a.awsAssumeRoleMs} ms each; ` +
+      (a.tableKeyRequestsPerTenantSession ? `DynamoDB asks KMS for the table key about once per ${a.tableKeyCacheSeconds / 60} minutes of use per principal, each tenant session being one (estimate); ` : '') +
+      `${model.inputs.warmBilledBasis}; ${model.inputs.coldBilledBasis}; a container idles out after ${a.containerIdleMinutes} minutes; ` +
+      `${a.accessLogBytesPerRequest} B of access log and ${a.lambdaPlatformLogBytesPerInvocation} B of Lambda platform log per request, kept 365 days (${a.logRetentionMonths} months stored in steady state); X-Ray's default sampling (1 request a second, then 5 %). ` +
       `Counted in lib/token-monitoring.ts: ${model.counted.alarms} alarms, ${model.counted.dashboards} dashboard; ${model.counted.metricNames} metric names in functions/token/metric-names.ts.`,
     '',
-    `| tenants | token lifetime | GETs a month | refreshes a month | fixed | requests | refresh path | logs + X-Ray (estimated) | total a month | optional WAF (1 rate rule) |`,
-    '|---|---|---|---|---|---|---|---|---|---|',
+    `| tenants | token lifetime | GETs a month | refreshes a month | AssumeRole calls a month | fixed | requests | refresh path | logs + X-Ray (estimated) | total a month | optional per-IP WAF rule |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const rows of byTenants.values()) {
     for (const row of rows) {
       lines.push(
-        `| ${row.tenants.toLocaleString('en-US')} | ${row.lifetimeHours === 24 ? '1 day (refreshed tokens, default)' : `${row.lifetimeHours} h`} | ${row.getsPerMonth.toLocaleString('en-US')} | ${row.refreshesPerMonth.toLocaleString('en-US')} | ${dollars(row.totals.fixed)} | ${dollars(row.totals.requests)} | ${dollars(row.totals.refresh)} | ${dollars(row.totals.observability)} | **${dollars(row.totals.total)}** | +${dollars(row.wafAddOn)} |`,
+        `| ${row.tenants.toLocaleString('en-US')} | ${row.lifetimeHours === 24 ? '1 day (refreshed tokens, default)' : `${row.lifetimeHours} h`} | ${row.getsPerMonth.toLocaleString('en-US')} | ${row.refreshesPerMonth.toLocaleString('en-US')} | ${row.assumeRolesPerMonth?.toLocaleString('en-US') ?? '—'} | ${dollars(row.totals.fixed)} | ${dollars(row.totals.requests)} | ${dollars(row.totals.refresh)} | ${dollars(row.totals.observability)} | **${dollars(row.totals.total)}** | +${dollars(row.perIpRuleAddOn ?? p.wafPerRuleMonth)} |`,
       );
     }
   }
+  if (model.notes?.length) lines.push('', `Not priced: ${model.notes.join('; ')}.`);
   const largest = model.rows.filter((row) => row.lifetimeHours === a.lifetimesHours[0]).at(-1);
   if (largest) {
     lines.push('', `Line items at ${largest.tenants.toLocaleString('en-US')} tenants, ${largest.lifetimeHours} h tokens:`, '');

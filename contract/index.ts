@@ -9,6 +9,7 @@
  * - routes.ts: the API's routes
  * - metrics.ts: the metric names the functions emit, and which function emits which
  * - table.ts: the token table's attribute names
+ * - tenant-session.ts: the session tag and lifetime of tenant sessions
  */
 export * from './lease-timing';
 export * from './metrics';
@@ -16,3 +17,4 @@ export * from './routes';
 export * from './settings';
 export * from './table';
 export * from './tenant-id';
+export * from './tenant-session';

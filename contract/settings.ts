@@ -153,6 +153,12 @@ export type FunctionEnvironment = { readonly [K in SettingEnvName]: string } & {
   readonly TABLE_NAME: string;
   /** The function that refreshes tokens asynchronously (the warmer); unset: callers never ask for refreshes. */
   readonly REFRESHER_FUNCTION_NAME?: string;
+  /**
+   * The tenant access role (contract/tenant-session.ts): every read of a tenant's secret and item
+   * is made with a session of this role tagged with the tenant. Unset (local mode, tests): the
+   * function's own credentials.
+   */
+  readonly TENANT_ROLE_ARN?: string;
 };
 
 /**
@@ -166,6 +172,7 @@ export interface FunctionEnvironmentOverrides {
 export interface FunctionResources {
   readonly tableName: string;
   readonly refresherFunctionName?: string;
+  readonly tenantRoleArn?: string;
 }
 
 /** The environment the stack gives a function for `settings`. */
@@ -178,6 +185,7 @@ export function functionEnvironment(settings: ServiceSettings, resources: Functi
     env[spec.env] = settings[name];
   }
   if (resources.refresherFunctionName !== undefined) env.REFRESHER_FUNCTION_NAME = resources.refresherFunctionName;
+  if (resources.tenantRoleArn !== undefined) env.TENANT_ROLE_ARN = resources.tenantRoleArn;
   return env as FunctionEnvironment;
 }
 
@@ -228,9 +236,14 @@ export function readFunctionEnvironment(env: Record<string, string | undefined>)
   }
   if (problems.length > 0) throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   const refresher = env.REFRESHER_FUNCTION_NAME?.trim();
+  const tenantRole = env.TENANT_ROLE_ARN?.trim();
   return {
     settings,
-    resources: { tableName: tableName!, ...(refresher ? { refresherFunctionName: refresher } : {}) },
+    resources: {
+      tableName: tableName!,
+      ...(refresher ? { refresherFunctionName: refresher } : {}),
+      ...(tenantRole ? { tenantRoleArn: tenantRole } : {}),
+    },
     ...(requestBudgetMs !== undefined && { requestBudgetMs }),
   };
 }

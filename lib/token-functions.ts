@@ -1,5 +1,5 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
-import { type IManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import {
   ApplicationLogLevel,
   Architecture,
@@ -95,8 +95,6 @@ export interface TokenVendingFunctionProps {
   readonly logLevel: ApplicationLogLevel;
   readonly logRetention: RetentionDays;
   readonly removalPolicy: RemovalPolicy;
-  /** The policy with the function's data access; logs and X-Ray are added per function. */
-  readonly accessPolicy: IManagedPolicy;
   /** Encrypts the function's log group (Control Tower CT.CLOUDWATCH.PR.3). */
   readonly logsKey: IKey;
   /**
@@ -150,15 +148,19 @@ export const VPC_ACCESS_ACTIONS = [
 ] as const;
 
 /**
- * One function of the service: its own role (no AWS managed policies), its own KMS-encrypted log
- * group with retention, active tracing, JSON logs, and the bundling above.
+ * One function of the service: its own role (no managed policies; its log group, X-Ray and, in a
+ * VPC, the network interfaces, and whatever the construct grants it afterwards: tenant sessions,
+ * invoking the warmer, listing the table), its own KMS-encrypted log group with retention, active
+ * tracing, JSON logs, and the bundling above. The role has no access to tenant data of its own.
  *
  * @example
  * const fn = new TokenVendingFunction(this, 'TokenFunction', {
- *   entry: FUNCTION_ENTRIES.token, description: 'Token API', environment: { TABLE_NAME: table.tableName },
+ *   entry: FUNCTION_ENTRIES.token, description: 'Token API',
+ *   environment: functionEnvironment(settings, { tableName: table.tableName, tenantRoleArn: tenantAccess.roleArn }),
  *   timeout: Duration.seconds(28), memorySize: 512, logLevel: ApplicationLogLevel.INFO,
- *   logRetention: RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.RETAIN, accessPolicy: store.accessPolicy,
+ *   logRetention: RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.RETAIN, logsKey,
  * });
+ * tenantAccess.allowTenantSessions(fn.role);
  */
 export class TokenVendingFunction extends Construct {
   public readonly function: NodejsFunction;
@@ -177,7 +179,6 @@ export class TokenVendingFunction extends Construct {
     this.role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: props.description,
-      managedPolicies: [props.accessPolicy],
     });
     this.logGroup.grantWrite(this.role);
     const overrides = props.overrides ?? {};

@@ -38,6 +38,10 @@ export class TokenVendingStack extends Stack {
       value: vending.settings.secretPrefix,
     });
     new CfnOutput(this, 'TableName', { description: 'Token cache table', value: vending.store.table.tableName });
+    new CfnOutput(this, 'TenantAccessRoleArn', {
+      description: 'The role the functions assume per tenant (session tag tenantId); CloudTrail shows its sessions as tenant-<tenantId>',
+      value: vending.tenantAccessRole.roleArn,
+    });
     new CfnOutput(this, 'DashboardName', { description: 'CloudWatch dashboard', value: vending.monitoring.dashboard.dashboardName });
     new CfnOutput(this, 'AlarmTopicArn', {
       description: 'SNS topic every alarm and OK notification goes to: subscribe your on-call to it',

@@ -22,6 +22,7 @@ import { InvalidTokenVendingSetting } from './errors';
 import { FUNCTION_ENTRIES } from './paths';
 import { TokenApi } from './token-api';
 import { TelemetryKey } from './telemetry-key';
+import { TenantAccessRole } from './tenant-access-role';
 import { TokenVendingFunction, type TokenVendingFunctionOverrides, tokenFunctionTimeout, warmerTimeout } from './token-functions';
 import { TokenMonitoring } from './token-monitoring';
 import { TokenStore } from './token-store';
@@ -44,7 +45,8 @@ export type TokenVendingLogLevel = LogLevel;
 export interface EkuaibaoTokenVendingProps {
   /**
    * Secrets Manager name prefix of the tenant credentials; tenant `acme` reads the secret
-   * `${secretPrefix}acme`. The functions can read secrets under this prefix and nothing else.
+   * `${secretPrefix}acme`. Only the tenant access role reads them, and its session for tenant
+   * `acme` reads `${secretPrefix}acme` alone; the functions' own roles read no secret.
    * @default 'ekuaibao/tenants/'
    */
   readonly secretPrefix?: string;
@@ -55,8 +57,8 @@ export interface EkuaibaoTokenVendingProps {
    */
   readonly defaultBaseUrl?: string;
   /**
-   * ARNs of customer managed KMS keys that encrypt tenant secrets. The functions get
-   * `kms:Decrypt` on them only through Secrets Manager and only for secrets under the prefix.
+   * ARNs of customer managed KMS keys that encrypt tenant secrets. The tenant access role gets
+   * `kms:Decrypt` on them only through Secrets Manager and only for the session tenant's secret.
    * Not needed for the AWS managed `aws/secretsmanager` key.
    * @default - none
    */
@@ -206,8 +208,8 @@ export interface EkuaibaoTokenVendingProps {
   readonly encryptionKey?: IKey;
   /**
    * The VPC to run both functions in (Control Tower CT.LAMBDA.PR.3). They reach DynamoDB,
-   * Secrets Manager, Lambda and Ekuaibao from the subnets below: through the VPC's NAT, or
-   * interface/gateway endpoints for the AWS services where the VPC has them.
+   * Secrets Manager, STS (tenant sessions), Lambda and Ekuaibao from the subnets below: through
+   * the VPC's NAT, or interface/gateway endpoints for the AWS services where the VPC has them.
    * @default - the functions run outside any VPC
    */
   readonly vpc?: IVpc;
@@ -301,7 +303,8 @@ export const TOKEN_VENDING_DEFAULTS = {
  * Token vending for the Ekuaibao Open API: a REST API (IAM authorized per tenant route) in
  * front of a Lambda function that serves cached upstream access tokens, a warmer that refreshes
  * them on a schedule and whenever the token function asks, the encrypted DynamoDB cache, alarms
- * and a dashboard.
+ * and a dashboard. Both functions read a tenant's secret and item only with a session of the
+ * tenant access role tagged with that tenant (`tenantAccessRole`).
  *
  * @example
  * const vending = new EkuaibaoTokenVending(stack, 'TokenVending', {
@@ -313,6 +316,11 @@ export const TOKEN_VENDING_DEFAULTS = {
 export class EkuaibaoTokenVending extends Construct {
   public readonly settings: ResolvedTokenVendingProps;
   public readonly store: TokenStore;
+  /**
+   * The only principal that reads tenant secrets and token items, each session the tagged tenant's
+   * own; both functions assume it per tenant (`TENANT_ROLE_ARN`).
+   */
+  public readonly tenantAccessRole: TenantAccessRole;
   public readonly tokenFunction: TokenVendingFunction;
   public readonly warmerFunction: TokenVendingFunction;
   public readonly warmerSchedule: Rule;
@@ -327,16 +335,20 @@ export class EkuaibaoTokenVending extends Construct {
     this.settings = settings;
     const removalPolicy = settings.retainOnDelete ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
-    this.store = new TokenStore(this, 'Store', {
+    this.store = new TokenStore(this, 'Store', { retainOnDelete: settings.retainOnDelete });
+    // Tenant data is read and written with tenant sessions only: the functions assume this role
+    // tagged with the tenant, and its policy reaches that tenant's secret and item alone.
+    this.tenantAccessRole = new TenantAccessRole(this, 'TenantAccessRole', {
+      store: this.store,
       secretPrefix: settings.secretPrefix,
       secretsKmsKeyArns: settings.secretsKmsKeyArns,
-      retainOnDelete: settings.retainOnDelete,
     });
 
     // What both functions read (typed by the function's own contract); the token function gets
     // the refresher's name on top.
     const shared = serviceSettings(settings);
-    const environment = functionEnvironment(shared, { tableName: this.store.table.tableName });
+    const resources = { tableName: this.store.table.tableName, tenantRoleArn: this.tenantAccessRole.roleArn };
+    const environment = functionEnvironment(shared, resources);
     const tokenTimeout = tokenFunctionTimeout(settings);
     // What the service writes about itself (logs, alarm notifications) is encrypted with one key.
     this.telemetryKey = settings.encryptionKey ?? new TelemetryKey(this, 'TelemetryKey', { removalPolicy }).key;
@@ -346,7 +358,6 @@ export class EkuaibaoTokenVending extends Construct {
       logRetention: settings.logRetention,
       logsKey: this.telemetryKey,
       removalPolicy,
-      accessPolicy: this.store.accessPolicy,
     };
     // Where the functions run: outside any VPC, or in the one given (each function's own props win).
     const placement = settings.vpc && {
@@ -380,17 +391,17 @@ export class EkuaibaoTokenVending extends Construct {
     // (an asynchronous invoke with {"tenantId"}).
     this.tokenFunction = new TokenVendingFunction(this, 'TokenFunction', {
       ...common,
-      environment: functionEnvironment(shared, {
-        tableName: this.store.table.tableName,
-        refresherFunctionName: this.warmerFunction.function.functionName,
-      }),
+      environment: functionEnvironment(shared, { ...resources, refresherFunctionName: this.warmerFunction.function.functionName }),
       entry: settings.traceAwsCalls ? FUNCTION_ENTRIES.tokenTraced : FUNCTION_ENTRIES.token,
       description: 'Ekuaibao token vending: serves cached upstream access tokens per tenant',
       timeout: tokenTimeout,
       overrides: { ...placement, ...settings.tokenFunctionProps },
     });
+    // What each function's own role may do: get tenant sessions (both), hand refreshes to the
+    // warmer (the token function), list the table for due tenants (the warmer's scheduled run).
+    // Neither reads a secret or an item with it.
+    for (const fn of [this.tokenFunction, this.warmerFunction]) this.tenantAccessRole.allowTenantSessions(fn.role);
     this.tokenFunction.allowInvoking(this.warmerFunction.function);
-    // Only the warmer lists the table (its scheduled run); the token function never scans.
     this.store.grantWarmerTableAccess(this.warmerFunction.role);
 
     this.api = new TokenApi(this, 'Api', {

@@ -39,6 +39,9 @@ export async function startDynamoDbLocal(): Promise<DynamoDbLocal> {
       '-jar',
       join(directory, 'DynamoDBLocal.jar'),
       '-inMemory',
+      // One set of tables whatever the credentials, as in one AWS account: tenant sessions
+      // (test/integration/tenant-sessions.test.ts) sign with their own keys.
+      '-sharedDb',
       '-disableTelemetry',
       '-port',
       String(port),

@@ -42,6 +42,8 @@ export interface LambdaBundle {
   readonly file: string;
   /** The function's environment from the template (strings only; TABLE_NAME is filled in later). */
   readonly environment: Record<string, string>;
+  /** Variables of the template whose values are references resolved at deploy time (left out of `environment`). */
+  readonly unresolvedEnvironment?: string[];
   readonly memorySize?: number;
   readonly note?: string;
 }
@@ -95,8 +97,9 @@ export async function synthTokenBundle(outdir: string, timeoutMs = 240_000): Pro
       const environment = Object.fromEntries(
         Object.entries(variables).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
       );
+      const unresolvedEnvironment = Object.keys(variables).filter((name) => typeof variables[name] !== 'string');
       const memorySize = resource.Properties?.MemorySize;
-      return { source: 'cdk synth', directory, file, environment, ...(typeof memorySize === 'number' && { memorySize }) };
+      return { source: 'cdk synth', directory, file, environment, unresolvedEnvironment, ...(typeof memorySize === 'number' && { memorySize }) };
     }
   }
   throw new Error(`cdk synth produced no TokenFunction asset (${templates.length} templates)\n${output.slice(-2000)}`);

@@ -9,6 +9,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import type { SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import type { STSClientConfig } from '@aws-sdk/client-sts';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { CredentialSource, UpstreamAuth } from '../../functions/domain/types';
 import type { TokenVendor } from '../../functions/domain/token-vendor';
@@ -23,7 +25,16 @@ export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 export interface ContainerOptions {
   readonly tableName: string;
   readonly dynamoDbEndpoint: string;
-  readonly credentials: CredentialSource;
+  /**
+   * The tenants' secrets. Left out, the production Secrets Manager adapter reads them with the
+   * `secretsManager` client settings (with `TENANT_ROLE_ARN` in `env`: per tenant, through that
+   * tenant's session, as in AWS).
+   */
+  readonly credentials?: CredentialSource;
+  /** Secrets Manager client settings when `credentials` is left out (e.g. the stub's endpoint). */
+  readonly secretsManager?: SecretsManagerClientConfig;
+  /** STS client settings for the tenant sessions (with `TENANT_ROLE_ARN` in `env`; e.g. the STS stub). */
+  readonly sts?: STSClientConfig;
   /** Extra environment for `loadConfig`; everything else keeps its default. */
   readonly env?: Record<string, string>;
   /** Default INFO, the deployed level (nothing is logged on a table hit). */
@@ -81,7 +92,9 @@ export function createContainer(options: ContainerOptions): Container {
     config,
     logger,
     metrics,
-    credentials: options.credentials,
+    ...(options.credentials && { credentials: options.credentials }),
+    ...(options.secretsManager && { secretsManager: options.secretsManager }),
+    ...(options.sts && { sts: options.sts }),
     dynamoDb: { ...localDynamoDbConfig(options.dynamoDbEndpoint), ...options.dynamoDb },
     ...(options.upstream && { upstream: options.upstream }),
   });

@@ -86,8 +86,9 @@ export interface BundleImportProfile {
 export function packageOf(file: string): string {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
   if (pkg) return pkg[1]!;
-  const own = /(?:^|\/)(functions|bench|local)\/([^/]+)/.exec(file);
-  if (own) return own[1] === 'functions' ? 'functions/ (service code)' : `${own[1]}/${own[2]}`;
+  // The service's own code: functions/ and the contract it shares with the stack (contract/).
+  const own = /(?:^|\/)(functions|contract|bench|local)\/([^/]+)/.exec(file);
+  if (own) return own[1] === 'functions' || own[1] === 'contract' ? 'service code (functions/, contract/)' : `${own[1]}/${own[2]}`;
   return file.replace(/^(\.\.\/)+/, '');
 }
 
@@ -107,6 +108,7 @@ const XRAY = new Set(['aws-xray-sdk-core', 'cls-hooked', 'async-hook-jl', 'emitt
 export function familyOf(pkg: string): string {
   if (pkg === '@aws-sdk/client-lambda') return 'Lambda client (@aws-sdk/client-lambda)';
   if (pkg === '@aws-sdk/client-secrets-manager') return 'Secrets Manager client (@aws-sdk/client-secrets-manager)';
+  if (pkg === '@aws-sdk/client-sts') return 'STS client (@aws-sdk/client-sts, tenant sessions)';
   if (DYNAMODB.has(pkg)) return 'DynamoDB client (client-dynamodb, lib-dynamodb, util-dynamodb, endpoint cache)';
   if (XRAY.has(pkg)) return 'X-Ray SDK (aws-xray-sdk-core, cls-hooked, semver, …; loaded by Powertools Tracer)';
   if (pkg.startsWith('@aws-lambda-powertools/') || pkg === '@aws/lambda-invoke-store') return 'Powertools (logger, metrics, tracer, commons)';

@@ -34,6 +34,8 @@
  * C = 1500 ms, n = 2, t = 725 ms, connection 725 ms.
  */
 
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
 /** At most this long for a TCP connection: in-region it takes milliseconds (the SDK's own `in-region` defaults mode uses 1.1 s). */
 export const CONNECTION_TIMEOUT_MS = 1_000;
 /** The most one call may take, every attempt and backoff included; below the Lambda's 2 s response margin. */
@@ -202,4 +204,18 @@ export function isUnansweredCall(error: unknown): boolean {
   if (typeof code === 'string' && NETWORK_CODES.test(code)) return true;
   const status = $metadata?.httpStatusCode;
   return status !== undefined && status >= 500;
+}
+
+/**
+ * One request handler with the limits, for the clients of one service to share: with a client
+ * per tenant (tenant-scoped.ts), they share its connections too, so a tenant's first call
+ * reuses a warm TLS connection instead of opening its own.
+ */
+export function sharedRequestHandler(limits: AwsCallLimits): NodeHttpHandler {
+  return new NodeHttpHandler({
+    connectionTimeout: limits.connectionTimeoutMs,
+    requestTimeout: limits.attemptTimeoutMs,
+    socketTimeout: limits.attemptTimeoutMs,
+    throwOnRequestTimeout: true,
+  });
 }

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'INVALIDATION_RATE_LIMITED'
   | 'DEPENDENCY_THROTTLED'
   | 'DEPENDENCY_UNAVAILABLE'
+  | 'TENANT_SESSION_DENIED'
   | 'INTERNAL_ERROR';
 
 export class VendingError extends Error {
@@ -143,6 +144,17 @@ export class DependencyUnavailable extends VendingError {
   override name = 'DependencyUnavailable';
   constructor(dependency: string, options?: ErrorOptions) {
     super('DEPENDENCY_UNAVAILABLE', `${dependency} did not answer in time or failed`, 1, options);
+  }
+}
+
+/**
+ * STS refused a session of the tenant access role for this tenant: the deployment is wrong (the
+ * role's trust policy, or the function's permission to assume it), not the caller's request.
+ */
+export class TenantSessionDenied extends VendingError {
+  override name = 'TenantSessionDenied';
+  constructor(options?: ErrorOptions) {
+    super('TENANT_SESSION_DENIED', 'The service may not act for this tenant: its tenant session was refused', undefined, options);
   }
 }
 

@@ -14,6 +14,8 @@ export interface ServiceConfig {
   readonly secretMaxAgeSeconds: number;
   readonly warmHorizonMs: number;
   readonly refresherFunctionName?: string;
+  /** The tenant access role; unset: tenants' secrets and items are read with the function's own credentials (local mode). */
+  readonly tenantRoleArn?: string;
   readonly vendor: TokenVendorSettings;
   /** The shared settings as read, for whoever needs one the fields above do not carry. */
   readonly settings: ServiceSettings;
@@ -31,6 +33,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secretMaxAgeSeconds: s.secretMaxAgeSeconds,
     warmHorizonMs: warmHorizonSeconds(s) * 1000,
     ...(resources.refresherFunctionName !== undefined && { refresherFunctionName: resources.refresherFunctionName }),
+    ...(resources.tenantRoleArn !== undefined && { tenantRoleArn: resources.tenantRoleArn }),
     vendor: {
       safetyMarginMs: s.safetyMarginSeconds * 1000,
       refreshWindowMs: s.refreshWindowSeconds * 1000,

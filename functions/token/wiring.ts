@@ -11,13 +11,16 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
-import { awsCallLimits, DYNAMODB_ATTEMPTS, withCallLimits } from '../adapters/aws-call-limits';
+import { STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
+import { type AwsCallLimits, awsCallLimits, DYNAMODB_ATTEMPTS, sharedRequestHandler, withCallLimits } from '../adapters/aws-call-limits';
 import { EkuaibaoClient } from '../adapters/ekuaibao-client';
 import { BackgroundRefreshTrigger, LambdaRefreshTrigger } from '../adapters/refresh-trigger';
 import { SecretsManagerCredentials } from '../adapters/tenant-credentials';
 import { DynamoTokenTable } from '../adapters/token-table';
+import { TenantScopedCredentialSource, TenantScopedTokenStore } from '../adapters/tenant-scoped';
+import { AssumedRoleSessions, type TenantSessions } from '../adapters/tenant-sessions';
 import { TokenVendor } from '../domain/token-vendor';
-import type { Clock, CredentialSource, RefreshTrigger, UpstreamAuth } from '../domain/types';
+import type { Clock, CredentialSource, RefreshTrigger, TokenStore, UpstreamAuth } from '../domain/types';
 import type { ServiceConfig } from './config';
 import { powertoolsEvents } from './observability';
 
@@ -32,6 +35,10 @@ export interface VendorWiring {
   readonly secretsManager?: SecretsManagerClientConfig;
   /** The DynamoDB client's configuration (local mode: the local engine), merged with the call limits. */
   readonly dynamoDb?: DynamoDBClientConfig;
+  /** The STS client's configuration (tests point it at a stand-in), merged with the call limits. */
+  readonly sts?: STSClientConfig;
+  /** Replaces the tenant sessions (tests); default: sessions of `TENANT_ROLE_ARN`, when set. */
+  readonly sessions?: TenantSessions;
   readonly upstream?: UpstreamAuth;
   readonly clock?: Clock;
   /**
@@ -45,6 +52,64 @@ export interface WiredVendor {
   readonly vendor: TokenVendor;
   /** Present when refreshes run in this process: resolves when they have all ended. */
   readonly refreshesIdle?: () => Promise<void>;
+}
+
+type Instrument = <T>(client: T) => T;
+
+/**
+ * Where tenant secrets and items are read: with `TENANT_ROLE_ARN`, each tenant's through clients
+ * holding only that tenant's session (the function's own credentials only list the table);
+ * without it (local mode, tests), with the function's own credentials.
+ */
+function tenantDataAccess(
+  wiring: VendorWiring,
+  traced: Instrument,
+  limits: AwsCallLimits,
+  dynamoDbLimits: AwsCallLimits,
+): { credentials: CredentialSource; store: TokenStore } {
+  const { config } = wiring;
+  const secretsSource = (client: SecretsManagerClient) =>
+    new SecretsManagerCredentials({
+      secretPrefix: config.secretPrefix,
+      maxAgeSeconds: config.secretMaxAgeSeconds,
+      defaultBaseUrl: config.defaultBaseUrl,
+      allowLoopbackHttp: false,
+      client,
+      limits,
+      ...(wiring.clock && { clock: wiring.clock }),
+    });
+  const table = (client: DynamoDBClient) => new DynamoTokenTable({ tableName: config.tableName, client, limits: dynamoDbLimits });
+  const sessions =
+    wiring.sessions ??
+    (config.tenantRoleArn !== undefined
+      ? new AssumedRoleSessions({
+          roleArn: config.tenantRoleArn,
+          limits,
+          client: traced(new STSClient(withCallLimits(limits, wiring.sts))),
+        })
+      : undefined);
+  if (sessions === undefined) {
+    return {
+      credentials: wiring.credentials ?? secretsSource(traced(new SecretsManagerClient(withCallLimits(limits, wiring.secretsManager)))),
+      store: table(traced(new DynamoDBClient(withCallLimits(dynamoDbLimits, wiring.dynamoDb)))),
+    };
+  }
+  // One connection pool per service for every tenant's client.
+  const dynamoDb = { ...wiring.dynamoDb, maxAttempts: dynamoDbLimits.maxAttempts, requestHandler: sharedRequestHandler(dynamoDbLimits) };
+  const secretsManager = { ...wiring.secretsManager, maxAttempts: limits.maxAttempts, requestHandler: sharedRequestHandler(limits) };
+  return {
+    credentials:
+      wiring.credentials ??
+      new TenantScopedCredentialSource({
+        sessions,
+        build: (credentials) => secretsSource(traced(new SecretsManagerClient({ ...secretsManager, credentials }))),
+      }),
+    store: new TenantScopedTokenStore({
+      sessions,
+      shared: table(traced(new DynamoDBClient(dynamoDb))),
+      build: (credentials) => table(traced(new DynamoDBClient({ ...dynamoDb, credentials }))),
+    }),
+  };
 }
 
 export function createVendor(wiring: VendorWiring): TokenVendor {
@@ -78,23 +143,10 @@ export function wireVendor(wiring: VendorWiring): WiredVendor {
     );
     refresher = background;
   }
+  const { credentials, store } = tenantDataAccess(wiring, traced, limits, dynamoDbLimits);
   const vendor: TokenVendor = new TokenVendor({
-    credentials:
-      wiring.credentials ??
-      new SecretsManagerCredentials({
-        secretPrefix: config.secretPrefix,
-        maxAgeSeconds: config.secretMaxAgeSeconds,
-        defaultBaseUrl: config.defaultBaseUrl,
-        allowLoopbackHttp: false,
-        client: traced(new SecretsManagerClient(withCallLimits(limits, wiring.secretsManager))),
-        limits,
-        ...(wiring.clock && { clock: wiring.clock }),
-      }),
-    store: new DynamoTokenTable({
-      tableName: config.tableName,
-      client: traced(new DynamoDBClient(withCallLimits(dynamoDbLimits, wiring.dynamoDb))),
-      limits: dynamoDbLimits,
-    }),
+    credentials,
+    store,
     upstream: wiring.upstream ?? new EkuaibaoClient(),
     refresher,
     settings: config.vendor,

@@ -41,7 +41,8 @@ test('cdk synth works offline, bundles both functions and runs cdk-nag', () => {
   for (const fn of functions) expect(fn.Metadata?.['aws:asset:is-bundled']).toBe(true);
   // Written by the AwsSolutions pack the app registers: proof that it ran in this synth.
   expect(Object.values(template.Resources).some((r) => r.Metadata?.cdk_nag !== undefined)).toBe(true);
-  expect(JSON.stringify(template)).toContain('secret:cli/tenants/*');
+  // The tenant access role reads the session tenant's secret under the prefix given.
+  expect(JSON.stringify(template)).toContain('secret:cli/tenants/${aws:PrincipalTag/tenantId}-??????');
 }, 90_000);
 
 test('cdk synth refuses an invalid context value with a message naming it', () => {

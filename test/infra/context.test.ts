@@ -126,7 +126,7 @@ test('the main resources keep their logical ids', () => {
     expect.arrayContaining([
       'TokenVendingStoreTableKey100A7538',
       'TokenVendingStoreTable84567E6C',
-      'TokenVendingStoreAccessPolicy711F0E2F',
+      'TokenVendingTenantAccessRole567D5DBC',
       'TokenVendingTokenFunction8428528D',
       'TokenVendingWarmerFunction4359CE51',
       'TokenVendingWarmerScheduleFACA4BCB',

@@ -44,8 +44,11 @@ describe.each(FUNCTIONS)('%s', (path) => {
   test('gets every setting from the environment, and never traces the response', () => {
     const { resource } = resourceAt(standard.json, path);
     const table = resourceAt(standard.json, 'TokenVending/Store/Table/Resource').logicalId;
+    const tenantRole = resourceAt(standard.json, 'TokenVending/TenantAccessRole/Role/Resource').logicalId;
     expect((resource.Properties!.Environment as { Variables: unknown }).Variables).toEqual({
       TABLE_NAME: { Ref: table },
+      // Every tenant's secret and item is read with a session of this role (test/infra/tenant-isolation.test.ts).
+      TENANT_ROLE_ARN: { 'Fn::GetAtt': [tenantRole, 'Arn'] },
       TENANT_SECRET_PREFIX: 'ekuaibao/tenants/',
       DEFAULT_BASE_URL: 'https://app.ekuaibao.com',
       SAFETY_MARGIN_SECONDS: '300',
@@ -72,6 +75,7 @@ describe.each(FUNCTIONS)('%s', (path) => {
     );
     const config = loadConfig(env);
     expect(config.tableName).toBe('resolved-table_name');
+    expect(config.tenantRoleArn).toBe('resolved-tenant_role_arn');
     expect(config.vendor).toMatchObject({ safetyMarginMs: 300_000, refreshWindowMs: 900_000, leaseWaitMs: 8_000, requestBudgetMs: 25_500 });
     expect(config.warmHorizonMs).toBe(360_000);
     const overridden = synthesize({ upstreamTimeoutMs: '4000', upstreamMaxAttempts: '3', leaseWaitMs: '5000', warmerIntervalMinutes: '3', logLevel: 'debug' });
@@ -85,12 +89,12 @@ describe.each(FUNCTIONS)('%s', (path) => {
     expect((resourceAt(overridden.json, path).resource.Properties!.Timeout as number) * 1000).toBeGreaterThan(read.vendor.requestBudgetMs);
   });
 
-  test('has a role of its own with no AWS managed policy', () => {
+  test('has a role of its own with no managed policy (its grants are its own inline policy)', () => {
     const { resource } = resourceAt(standard.json, path);
     const role = resourceAt(standard.json, path.replace('Function/Resource', 'Role/Resource'));
     expect(render(resource.Properties!.Role)).toBe(`\${${role.logicalId}.Arn}`);
-    const managed = (role.resource.Properties!.ManagedPolicyArns as unknown[]).map(render);
-    expect(managed).toEqual([expect.stringMatching(/^\$\{TokenVendingStoreAccessPolicy\w+\}$/)]);
+    expect(role.resource.Properties!.ManagedPolicyArns).toBeUndefined();
+    standard.template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
   });
 });
 
@@ -99,7 +103,7 @@ describe('timeouts', () => {
     const { resource } = resourceAt(standard.json, FUNCTIONS[0]!);
     const timeoutSeconds = resource.Properties!.Timeout as number;
     const env = environmentOf(standard, FUNCTIONS[0]!);
-    const budget = loadConfig({ ...(env as Record<string, string>), TABLE_NAME: 'resolved', REFRESHER_FUNCTION_NAME: 'resolved' }).vendor.requestBudgetMs;
+    const budget = loadConfig({ ...(env as Record<string, string>), TABLE_NAME: 'resolved', REFRESHER_FUNCTION_NAME: 'resolved', TENANT_ROLE_ARN: 'resolved' }).vendor.requestBudgetMs;
     // lease wait 8 s + lease 15.5 s (2 attempts x 5 s, 1 s backoff, 3 s store phase, 1 s guard,
     // 0.5 s slack) + 2 s overhead = 25.5 s; +2 s to answer = 27.5 s, rounded up to 28 s.
     expect(budget).toBe(25_500);
@@ -203,7 +207,7 @@ describe('warmer schedule', () => {
     const tenMinutes = synthesize({ warmerIntervalMinutes: '10' });
     tenMinutes.template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
     const env = environmentOf(tenMinutes, FUNCTIONS[1]!) as Record<string, string>;
-    expect(loadConfig({ ...env, TABLE_NAME: 'resolved' }).warmHorizonMs).toBe(660_000);
+    expect(loadConfig({ ...env, TABLE_NAME: 'resolved', TENANT_ROLE_ARN: 'resolved' }).warmHorizonMs).toBe(660_000);
   });
 });
 

@@ -2,11 +2,14 @@
  * The token function's asset, exactly as CDK uploads it, runs on its own: copied alone into an
  * empty folder outside the repository (no node_modules anywhere above it) and started the way
  * Lambda starts it, with Node 24, its environment from the template and an API Gateway event;
- * and the refresh path between the two assets against loopback stand-ins for the AWS APIs.
+ * and the refresh path between the two assets against loopback stand-ins for the AWS APIs,
+ * tenant sessions (STS) included.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { startStsStub, type StsStub } from '../../bench/support/sts-stub';
+import { TENANT_SESSION_DURATION_SECONDS, TENANT_SESSION_TAG, tenantSessionName } from '../../contract/tenant-session';
 import { DynamoTokenTable } from '../../functions/adapters/token-table';
 import { credentialFingerprint } from '../../functions/domain/fingerprint';
 import { ensureTokenTable, localDynamoDbConfig } from '../../local/token-table-setup';
@@ -87,6 +90,8 @@ describe('the refresh path, asset to asset', () => {
   // per-service endpoint variables; DynamoDB is DynamoDB Local.
   let stubs: Server;
   let stubUrl: string;
+  /** STS: the assets read the tenant's secret and item with a session of the template's tenant access role. */
+  let sts: StsStub;
   const invocations: Array<{ path: string; type: string | undefined; body: string }> = [];
   const tableName = `asset-refresh-${Date.now()}`;
   const tenantSecret = JSON.stringify({ appKey: 'fake-app-key-asset', appSecurity: 'fake-app-security-asset', baseUrl: 'https://127.0.0.1:1' });
@@ -114,6 +119,7 @@ describe('the refresh path, asset to asset', () => {
     });
     await new Promise<void>((resolve) => stubs.listen(0, '127.0.0.1', resolve));
     stubUrl = `http://127.0.0.1:${(stubs.address() as AddressInfo).port}`;
+    sts = await startStsStub();
 
     // A refresh-due token for tenant acme: 10 minutes left, inside the 15-minute window.
     const endpoint = process.env.DYNAMODB_LOCAL_ENDPOINT!;
@@ -135,6 +141,7 @@ describe('the refresh path, asset to asset', () => {
 
   afterAll(async () => {
     await new Promise<void>((resolve) => stubs.close(() => resolve()));
+    await sts?.close();
   });
 
   const localAws = () => ({
@@ -147,6 +154,7 @@ describe('the refresh path, asset to asset', () => {
     AWS_ENDPOINT_URL_DYNAMODB: process.env.DYNAMODB_LOCAL_ENDPOINT!,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: stubUrl,
     AWS_ENDPOINT_URL_LAMBDA: stubUrl,
+    AWS_ENDPOINT_URL_STS: sts.endpoint,
   });
 
   test('the token asset serves a refresh-due token at once and hands the refresh to the warmer asynchronously', async () => {
@@ -159,6 +167,14 @@ describe('the refresh path, asset to asset', () => {
     expect(invocations[0]!.path).toBe(`/2015-03-31/functions/${encodeURIComponent(tokenFunction.env.REFRESHER_FUNCTION_NAME!)}/invocations`);
     expect(invocations[0]!.type).toBe('Event');
     expect(JSON.parse(invocations[0]!.body)).toEqual({ tenantId: 'acme' });
+    // The secret and the item were read with a session of the role the template names, tagged with
+    // the tenant alone, as the role's trust policy requires.
+    expect(sts.calls).toContainEqual({
+      roleArn: tokenFunction.env.TENANT_ROLE_ARN,
+      sessionName: tenantSessionName('acme'),
+      durationSeconds: TENANT_SESSION_DURATION_SECONDS,
+      tags: { [TENANT_SESSION_TAG]: 'acme' },
+    });
     // The function's own output (logs, EMF metrics) never holds the token; the harness's result line does.
     const ownOutput = run.stdout.split('\n').filter((line) => !line.startsWith(RESULT_MARK)).join('\n') + run.stderr;
     expect(ownOutput).toContain('RefreshTriggered');

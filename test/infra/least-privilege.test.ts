@@ -3,7 +3,7 @@ import { VPC_ACCESS_ACTIONS } from '../../lib/token-functions';
 import { observeRun, type EmittingFunction, type ObservedRun } from '../support/observed-run';
 import { HARDENED_CONTEXT, SECRET_KEY_ARN } from './support/contexts';
 import { synthesize, type Synthesized, type TemplateJson } from './support/synth';
-import { allStatements, asList, identityStatements, render, resourceAt, type FoundStatement } from './support/template';
+import { allStatements, asList, identityStatements, render, resourceAt, rolesOfStatement, statementsOfRole, type FoundStatement } from './support/template';
 
 let standard: Synthesized;
 let hardened: Synthesized;
@@ -51,18 +51,19 @@ test('the only identity statements on Resource * are the X-Ray ones Lambda traci
   for (const s of vpc) expect(actionsOf(s).sort()).toEqual([...VPC_ACCESS_ACTIONS].sort());
 });
 
-test('secret access is on the prefix ARN pattern only (the actions are the ones the functions send, below)', () => {
+test('secret access is on the session tenant’s secret only (the actions are the ones the functions send, below)', () => {
   const secretStatements = identityStatements(standard.json).filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
   expect(secretStatements).toHaveLength(1);
+  // Secrets Manager appends `-` and six random characters to a secret's name; `??????` is exactly those.
   expect(resourcesOf(secretStatements[0]!)).toEqual([
-    'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:ekuaibao/tenants/*',
+    'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:ekuaibao/tenants/${aws:PrincipalTag/tenantId}-??????',
   ]);
 });
 
 test('secret access follows the secretPrefix context key', () => {
   const secretStatements = identityStatements(hardened.json).filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'));
   expect(secretStatements.flatMap(resourcesOf)).toEqual([
-    'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:acme-corp/ekuaibao/*',
+    'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:acme-corp/ekuaibao/${aws:PrincipalTag/tenantId}-??????',
   ]);
   const env = (resourceAt(hardened.json, 'TokenVending/TokenFunction/Function/Resource').resource.Properties!.Environment as {
     Variables: Record<string, string>;
@@ -71,65 +72,83 @@ test('secret access follows the secretPrefix context key', () => {
 });
 
 /** The services whose grants must be exactly what the code sends. */
-const DATA_SERVICES = ['dynamodb:', 'secretsmanager:', 'lambda:'];
+const DATA_SERVICES = ['dynamodb:', 'secretsmanager:', 'lambda:', 'sts:'];
 const isDataAction = (action: string) => DATA_SERVICES.some((prefix) => action.startsWith(prefix));
 
-const FUNCTION_ROLES: Record<EmittingFunction, string> = {
+/** Who holds grants: each function's own role, and the tenant access role both assume per tenant. */
+type Principal = EmittingFunction | 'tenant';
+const ROLES: Record<Principal, string> = {
   token: 'TokenVending/TokenFunction/Role/Resource',
   warmer: 'TokenVending/WarmerFunction/Role/Resource',
+  tenant: 'TokenVending/TenantAccessRole/Role/Resource',
 };
 
 /**
- * Every identity statement that applies to a role: its inline policies, the IAM policies attached
- * to it, and the managed policies it lists or that list it.
+ * Tenant data: a tenant's secret, and any DynamoDB action on items (every one that carries a
+ * partition key, `dynamodb:LeadingKeys`). These belong to the tenant access role, whoever sends
+ * them; listing the table (Scan) and invoking the warmer are a function's own business.
  */
-function statementsOfRole(json: TemplateJson, roleId: string): FoundStatement[] {
-  const managedArns = asList(json.Resources[roleId]!.Properties?.ManagedPolicyArns as unknown[]).map(render);
-  return identityStatements(json).filter((s) => {
-    const attachedTo = asList(json.Resources[s.logicalId]!.Properties?.Roles as unknown[]).map(render);
-    switch (s.type) {
-      case 'AWS::IAM::Role':
-        return s.logicalId === roleId;
-      case 'AWS::IAM::Policy':
-        return attachedTo.includes(`\${${roleId}}`);
-      case 'AWS::IAM::ManagedPolicy':
-        return attachedTo.includes(`\${${roleId}}`) || managedArns.includes(`\${${s.logicalId}}`);
-      default:
-        return false;
-    }
-  });
+const TENANT_ITEM_ACTION = /^dynamodb:(GetItem|PutItem|UpdateItem|DeleteItem|BatchGetItem|BatchWriteItem|Query|ConditionCheckItem)$/;
+const isTenantScoped = (action: string) => action.startsWith('secretsmanager:') || TENANT_ITEM_ACTION.test(action);
+/** What a function needs for a tenant session: AssumeRole, with a session tag. */
+const SESSION_ACTIONS = ['sts:AssumeRole', 'sts:TagSession'];
+
+const sortedUnique = (actions: Iterable<string>) => [...new Set(actions)].sort();
+
+/**
+ * The grants each principal must hold, from what the functions were observed sending: the tenant
+ * access role gets the tenant-scoped actions (the rule above), sent with tenant sessions or not;
+ * each function's role gets the rest of what it sent with its own credentials, plus tenant sessions.
+ */
+function expectedGrants(observed: ObservedRun): Record<Principal, string[]> {
+  const own = (fn: EmittingFunction) => sortedUnique([...observed.actions[fn].filter((a) => !isTenantScoped(a)), ...SESSION_ACTIONS]);
+  return {
+    token: own('token'),
+    warmer: own('warmer'),
+    tenant: sortedUnique([...observed.tenantActions, ...observed.actions.token, ...observed.actions.warmer].filter(isTenantScoped)),
+  };
 }
 
-/** The DynamoDB, Secrets Manager and Lambda actions a function's role is allowed, sorted. */
-function grantedDataActions(synth: Synthesized, fn: EmittingFunction): string[] {
-  const roleId = resourceAt(synth.json, FUNCTION_ROLES[fn]).logicalId;
+/** The DynamoDB, Secrets Manager, Lambda and STS actions a role is allowed, sorted. */
+function grantedDataActions(synth: Synthesized, principal: Principal): string[] {
+  const roleId = resourceAt(synth.json, ROLES[principal]).logicalId;
   const actions = statementsOfRole(synth.json, roleId)
     .filter((s) => s.statement.Effect === 'Allow')
     .flatMap((s) => asList(s.statement.Action))
     .filter(isDataAction);
-  return [...new Set(actions)].sort();
+  return sortedUnique(actions);
 }
 
 test('the observed run saw both functions talk to DynamoDB and Secrets Manager, and the token function hand refreshes to the warmer', () => {
-  expect(observed.commands.token).toEqual(expect.arrayContaining(['DynamoDBClient GetItemCommand', 'LambdaClient InvokeCommand']));
-  expect(observed.commands.warmer).toEqual(expect.arrayContaining(['DynamoDBClient ScanCommand', 'SecretsManagerClient GetSecretValueCommand']));
+  const sent = [...observed.commands.token, ...observed.commands.warmer, ...observed.tenantCommands];
+  expect(sent).toEqual(expect.arrayContaining(['DynamoDBClient GetItemCommand', 'SecretsManagerClient GetSecretValueCommand']));
+  expect(observed.commands.token).toEqual(expect.arrayContaining(['LambdaClient InvokeCommand']));
+  expect(observed.commands.warmer).toEqual(expect.arrayContaining(['DynamoDBClient ScanCommand']));
+});
+
+test('the functions send every tenant-scoped call with a tenant session, each for its own tenant', () => {
+  // Their own roles hold no such grant: one sent with the function's own credentials would fail in AWS.
+  expect({ token: observed.actions.token.filter(isTenantScoped), warmer: observed.actions.warmer.filter(isTenantScoped) }).toEqual({ token: [], warmer: [] });
+  expect(observed.tenantActions.filter((a) => !isTenantScoped(a))).toEqual([]);
+  expect(observed.crossTenantCalls).toEqual([]);
 });
 
 test.each([
   ['default', () => standard],
   ['hardened', () => hardened],
-])('each function’s role in the %s template is allowed exactly the DynamoDB, Secrets Manager and Lambda actions its code sends', (_, synth) => {
-  for (const fn of ['token', 'warmer'] as const) {
-    // Labelled, so that a failure names the function.
-    expect({ function: fn, granted: grantedDataActions(synth(), fn) }).toEqual({ function: fn, granted: [...observed.actions[fn]] });
+])('each role in the %s template is allowed exactly the DynamoDB, Secrets Manager, Lambda and STS actions the code sends with it', (_, synth) => {
+  const expected = expectedGrants(observed);
+  for (const principal of ['token', 'warmer', 'tenant'] as const) {
+    // Labelled, so that a failure names the role.
+    expect({ role: principal, granted: grantedDataActions(synth(), principal) }).toEqual({ role: principal, granted: expected[principal] });
   }
 });
 
-test('no other principal of the stack is allowed any DynamoDB, Secrets Manager or Lambda action', () => {
+test('no other principal of the stack is allowed any DynamoDB, Secrets Manager, Lambda or STS action', () => {
   for (const synth of [standard, hardened]) {
     const key = (s: FoundStatement) => `${s.logicalId} ${s.at} ${JSON.stringify(s.statement)}`;
     const functionStatements = new Set(
-      Object.values(FUNCTION_ROLES).flatMap((suffix) => statementsOfRole(synth.json, resourceAt(synth.json, suffix).logicalId).map(key)),
+      Object.values(ROLES).flatMap((suffix) => statementsOfRole(synth.json, resourceAt(synth.json, suffix).logicalId).map(key)),
     );
     const elsewhere = identityStatements(synth.json)
       .filter((s) => !functionStatements.has(key(s)) && s.statement.Effect === 'Allow' && asList(s.statement.Action).some(isDataAction))
@@ -163,15 +182,21 @@ test('the token function may invoke the warmer by its exact ARN, and nothing els
   }
 });
 
-test('the table key is usable only through DynamoDB', () => {
+test('the table key is usable only through DynamoDB: by the tenant access role for items, by the warmer for its Scan (read only)', () => {
   const key = resourceAt(standard.json, 'TokenVending/Store/TableKey/Resource').logicalId;
   const kms = identityStatements(standard.json).filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
-  expect(kms).toHaveLength(1);
-  expect(resourcesOf(kms[0]!)).toEqual([`\${${key}.Arn}`]);
-  expect(render(kms[0]!.statement.Condition!.StringEquals!['kms:ViaService'])).toBe('dynamodb.${AWS::Region}.amazonaws.com');
+  const principalOf = (roleId: string) => (Object.keys(ROLES) as Principal[]).find((p) => resourceAt(standard.json, ROLES[p]).logicalId === roleId);
+  expect(Object.fromEntries(kms.map((s) => [rolesOfStatement(standard.json, s).map(principalOf).join(), actionsOf(s).sort()]))).toEqual({
+    tenant: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+    warmer: ['kms:Decrypt', 'kms:DescribeKey'],
+  });
+  for (const s of kms) {
+    expect(resourcesOf(s)).toEqual([`\${${key}.Arn}`]);
+    expect(render(s.statement.Condition!.StringEquals!['kms:ViaService'])).toBe('dynamodb.${AWS::Region}.amazonaws.com');
+  }
 });
 
-test('customer managed secret keys are opt-in, and usable only through Secrets Manager for tenant secrets', () => {
+test('customer managed secret keys are opt-in, and usable only through Secrets Manager for the session tenant’s secret', () => {
   const viaSecretsManager = (synth: Synthesized) =>
     identityStatements(synth.json).filter((s) => render(s.statement.Condition?.StringEquals?.['kms:ViaService']).startsWith('secretsmanager.'));
   expect(viaSecretsManager(standard)).toEqual([]);
@@ -180,7 +205,7 @@ test('customer managed secret keys are opt-in, and usable only through Secrets M
   expect(actionsOf(statement!)).toEqual(['kms:Decrypt']);
   expect(resourcesOf(statement!)).toEqual([SECRET_KEY_ARN]);
   expect(render(statement!.statement.Condition!.StringLike!['kms:EncryptionContext:SecretARN'])).toBe(
-    'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:acme-corp/ekuaibao/*',
+    'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:acme-corp/ekuaibao/${aws:PrincipalTag/tenantId}-??????',
   );
 });
 

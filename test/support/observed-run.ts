@@ -43,6 +43,7 @@ import { createWarmerHandler } from '../../functions/warmer/create-handler';
 import { localLambdaContext, toApiGatewayEvent } from '../../local/api-gateway-event';
 import { startSimulator, type Simulator } from '../../local/simulator/simulator';
 import { ensureTokenTable, localDynamoDbConfig } from '../../local/token-table-setup';
+import { startStsStub, tenantOfAccessKeyId } from '../../bench/support/sts-stub';
 import { dynamoDbLocalEndpoint, uniqueTableName } from './harness';
 
 export type { EmittingFunction };
@@ -58,10 +59,21 @@ export interface EmittedMetrics {
 }
 
 export interface ObservedRun {
-  /** IAM actions of the SDK commands each function sent, sorted, e.g. `dynamodb:GetItem`. */
+  /**
+   * IAM actions of the SDK commands each function sent with its own credentials (its role),
+   * sorted, e.g. `sts:AssumeRole`.
+   */
   readonly actions: Readonly<Record<EmittingFunction, readonly string[]>>;
   /** The SDK commands themselves, as `Client Command` (for messages and the report). */
   readonly commands: Readonly<Record<EmittingFunction, readonly string[]>>;
+  /**
+   * IAM actions sent with a tenant session (the tenant access role), by either function, sorted:
+   * every read and write of a tenant's secret and item.
+   */
+  readonly tenantActions: readonly string[];
+  readonly tenantCommands: readonly string[];
+  /** Calls made with a tenant session for another tenant than the one they touched (must be none). */
+  readonly crossTenantCalls: readonly string[];
   /** Metric names each function published, sorted. */
   readonly metrics: Readonly<Record<EmittingFunction, readonly string[]>>;
   /** Every EMF directive published, by either function. */
@@ -105,10 +117,19 @@ const IAM_ACTIONS: Readonly<Record<string, Readonly<Record<string, string>>>> = 
     InvokeCommand: 'lambda:InvokeFunction',
     InvokeWithResponseStreamCommand: 'lambda:InvokeFunction',
   },
+  STSClient: {
+    AssumeRoleCommand: 'sts:AssumeRole',
+  },
 };
 
 export function iamActionOf(clientName: string, commandName: string): string {
   return IAM_ACTIONS[clientName]?.[commandName] ?? `(no IAM action known for ${clientName} ${commandName})`;
+}
+
+/** The IAM actions one call needs: an AssumeRole that passes session tags needs `sts:TagSession` too. */
+function iamActionsOfCall(clientName: string, commandName: string, input: Record<string, unknown> | undefined): string[] {
+  const action = iamActionOf(clientName, commandName);
+  return action === 'sts:AssumeRole' && Array.isArray(input?.Tags) && input.Tags.length > 0 ? [action, 'sts:TagSession'] : [action];
 }
 
 /**
@@ -119,6 +140,7 @@ export function iamActionOf(clientName: string, commandName: string): string {
  */
 export const UPSTREAM_ORIGIN = 'https://ekuaibao.observed-run.test';
 const REFRESHER_NAME = 'observed-run-warmer';
+const TENANT_ROLE_ARN = 'arn:aws:iam::111122223333:role/observed-run-tenant-access';
 const CREDENTIAL = { appKey: 'observed-app-key', appSecurity: 'observed-app-security', corporationId: 'OBSERVEDcorp' };
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -138,14 +160,15 @@ async function runObserved(): Promise<ObservedRun> {
   const tableName = uniqueTableName('observed');
   const dynamoDbLocal = dynamoDbLocalEndpoint();
   await ensureTokenTable(dynamoDbLocal, tableName);
-  const tokenEnvironment = functionEnvironment(SETTING_DEFAULTS, { tableName, refresherFunctionName: REFRESHER_NAME });
-  const warmerEnvironment = functionEnvironment(SETTING_DEFAULTS, { tableName });
+  const tokenEnvironment = functionEnvironment(SETTING_DEFAULTS, { tableName, refresherFunctionName: REFRESHER_NAME, tenantRoleArn: TENANT_ROLE_ARN });
+  const warmerEnvironment = functionEnvironment(SETTING_DEFAULTS, { tableName, tenantRoleArn: TENANT_ROLE_ARN });
   const secretName = (tenantId: string) => `${SETTING_DEFAULTS.secretPrefix}${tenantId}`;
   const t = (name: string) => `observed-${name}`;
   const secret = JSON.stringify({ appKey: CREDENTIAL.appKey, appSecurity: CREDENTIAL.appSecurity, baseUrl: UPSTREAM_ORIGIN });
 
   const closers: Array<() => Promise<unknown>> = [];
-  const sent: Record<EmittingFunction, Map<string, string>> = { token: new Map(), warmer: new Map() };
+  const sent: Record<EmittingFunction | 'tenant', Map<string, Set<string>>> = { token: new Map(), warmer: new Map(), tenant: new Map() };
+  const crossTenantCalls: string[] = [];
   const output = captureOutput();
   let restoreSdkEnvironment = () => {};
   let restoreFetch = () => {};
@@ -159,11 +182,13 @@ async function runObserved(): Promise<ObservedRun> {
     // Every tenant but `observed-nobody` has a secret.
     const secrets = await startSecretsStub(new Map(tenants.map((tenant) => [secretName(tenant), secret])));
     closers.push(secrets.close);
+    const sts = await startStsStub();
+    closers.push(sts.close);
     restoreFetch = routeUpstream(simulator);
 
     // What the SDK reads when a client is built with no endpoint: Lambda sets region and
     // credentials; the endpoints point the functions' own clients at the engines above. (DynamoDB
-    // Local keeps one database per access key and region: the ones the table was created with.)
+    // Local runs with -sharedDb: one set of tables for every access key, as in one account.)
     const local = localDynamoDbConfig(dynamoDbLocal);
     restoreSdkEnvironment = setEnvironment({
       AWS_REGION: local.region,
@@ -176,6 +201,7 @@ async function runObserved(): Promise<ObservedRun> {
       AWS_ENDPOINT_URL_DYNAMODB: dynamoDb.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
       AWS_ENDPOINT_URL_LAMBDA: undefined, // set once the stand-in listens
+      AWS_ENDPOINT_URL_STS: sts.endpoint,
     });
 
     const recorder = (fn: EmittingFunction): Tracing => ({
@@ -184,7 +210,16 @@ async function runObserved(): Promise<ObservedRun> {
           (client as unknown as SdkClient).middlewareStack.add(
             (next, context) => async (args) => {
               const command = `${context.clientName} ${context.commandName}`;
-              sent[fn].set(command, iamActionOf(String(context.clientName), String(context.commandName)));
+              const input = (args as { input?: Record<string, unknown> }).input;
+              // Whose credentials sign it: a tenant session (the stand-in names its tenant in the key) or the role's own.
+              const { accessKeyId } = await (client as unknown as { config: { credentials: () => Promise<{ accessKeyId: string }> } }).config.credentials();
+              const sessionTenant = tenantOfAccessKeyId(accessKeyId);
+              const principal = sessionTenant === undefined ? fn : 'tenant';
+              const actions = sent[principal].get(command) ?? new Set<string>();
+              for (const a of iamActionsOfCall(String(context.clientName), String(context.commandName), input)) actions.add(a);
+              sent[principal].set(command, actions);
+              const touched = touchedTenant(input);
+              if (sessionTenant !== undefined && touched !== sessionTenant) crossTenantCalls.push(`${command} for ${touched} with ${sessionTenant}'s session`);
               return next(args);
             },
             { step: 'initialize', name: 'observedRunRecorder', priority: 'high' },
@@ -386,8 +421,11 @@ async function runObserved(): Promise<ObservedRun> {
   if (unattributed.length > 0) throw new Error(`observed run: metrics published outside any invocation: ${JSON.stringify(unattributed)}`);
   const metricsOf = (fn: EmittingFunction) => sortedUnique(emitted.filter((e) => e.fn === fn).flatMap((e) => e.names));
   return {
-    actions: { token: sortedUnique([...sent.token.values()]), warmer: sortedUnique([...sent.warmer.values()]) },
+    actions: { token: sortedUnique([...sent.token.values()].flatMap((a) => [...a])), warmer: sortedUnique([...sent.warmer.values()].flatMap((a) => [...a])) },
     commands: { token: sortedUnique([...sent.token.keys()]), warmer: sortedUnique([...sent.warmer.keys()]) },
+    tenantActions: sortedUnique([...sent.tenant.values()].flatMap((a) => [...a])),
+    tenantCommands: sortedUnique([...sent.tenant.keys()]),
+    crossTenantCalls,
     metrics: { token: metricsOf('token'), warmer: metricsOf('warmer') },
     emitted: emitted.map(({ namespace, dimensions, dimensionValues, names }) => ({ namespace, dimensions, dimensionValues, names })),
     scenarios,
@@ -418,6 +456,14 @@ interface SdkClient {
       options: { step: 'initialize'; name: string; priority: 'high' },
     ): void;
   };
+}
+
+/** The tenant a call is about: its item key or its secret's name; undefined for a Scan, an Invoke, an AssumeRole. */
+function touchedTenant(input: Record<string, unknown> | undefined): string | undefined {
+  const key = input?.Key as { tenantId?: unknown } | undefined;
+  if (key !== undefined) return String((key.tenantId as { S?: string } | undefined)?.S ?? key.tenantId);
+  if (typeof input?.SecretId === 'string') return input.SecretId.slice(SETTING_DEFAULTS.secretPrefix.length);
+  return undefined;
 }
 
 function sortedUnique(values: Iterable<string>): string[] {

@@ -81,3 +81,40 @@ export function resourceAt(json: TemplateJson, suffix: string): { logicalId: str
   const [logicalId, resource] = matches[0]!;
   return { logicalId, resource };
 }
+
+/**
+ * Every identity statement that applies to a role: its inline policies, the IAM policies attached
+ * to it, and the managed policies it lists or that list it.
+ */
+export function statementsOfRole(json: TemplateJson, roleId: string): FoundStatement[] {
+  const managedArns = asList(json.Resources[roleId]!.Properties?.ManagedPolicyArns as unknown[]).map(render);
+  return identityStatements(json).filter((s) => {
+    const attachedTo = asList(json.Resources[s.logicalId]!.Properties?.Roles as unknown[]).map(render);
+    switch (s.type) {
+      case 'AWS::IAM::Role':
+        return s.logicalId === roleId;
+      case 'AWS::IAM::Policy':
+        return attachedTo.includes(`\${${roleId}}`);
+      case 'AWS::IAM::ManagedPolicy':
+        return attachedTo.includes(`\${${roleId}}`) || managedArns.includes(`\${${s.logicalId}}`);
+      default:
+        return false;
+    }
+  });
+}
+
+/** The roles an identity statement applies to (logical ids): its own role, or those its policy is attached to. */
+export function rolesOfStatement(json: TemplateJson, s: FoundStatement): string[] {
+  if (s.type === 'AWS::IAM::Role') return [s.logicalId];
+  const attached = asList(json.Resources[s.logicalId]!.Properties?.Roles as unknown[]).map(render).map((r) => r.replace(/^\$\{(.*)\}$/, '$1'));
+  const listing = Object.entries(json.Resources)
+    .filter(([, r]) => r.Type === 'AWS::IAM::Role' && asList(r.Properties?.ManagedPolicyArns as unknown[]).map(render).includes(`\${${s.logicalId}}`))
+    .map(([id]) => id);
+  return [...new Set([...attached, ...listing])].sort();
+}
+
+/** The statements of a role's trust policy (who may assume it). */
+export function trustStatements(json: TemplateJson, roleId: string): Statement[] {
+  const doc = json.Resources[roleId]!.Properties?.AssumeRolePolicyDocument as { Statement?: Statement[] } | undefined;
+  return doc?.Statement ?? [];
+}
