@@ -28,6 +28,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DependencyThrottled, DependencyUnavailable } from '../domain/errors';
 import { type AwsCallLimits, isUnansweredCall, sendWithin, withCallLimits } from './aws-call-limits';
+import { TABLE_ATTRIBUTES } from '../../contract/table';
 import type {
   CachedToken,
   LeaseRequest,
@@ -38,32 +39,8 @@ import type {
   WriteResult,
 } from '../domain/types';
 
-/** Attribute names, in one place: the item layout is part of the table's contract. */
-const A = {
-  tenantId: 'tenantId',
-  version: 'v',
-  accessToken: 'accessToken',
-  refreshToken: 'refreshToken',
-  expireTime: 'expireTime',
-  corporationId: 'corporationId',
-  issuedAt: 'issuedAt',
-  fingerprint: 'fingerprint',
-  tokenCredentialRank: 'tokenCredentialRank',
-  credentialRank: 'credentialRank',
-  retiredAt: 'retiredAt',
-  doubtedAt: 'doubtedAt',
-  leaseOwner: 'leaseOwner',
-  leaseExpiresAt: 'leaseExpiresAt',
-  failureCode: 'failureCode',
-  failureAt: 'failureAt',
-  failureLeaseOwner: 'failureLeaseOwner',
-  lastInvalidatedAt: 'lastInvalidatedAt',
-  ttl: 'ttl',
-} as const;
-
-/** The TTL attribute's name, for the CDK table and local table creation. */
-export const TTL_ATTRIBUTE = A.ttl;
-export const PARTITION_KEY = A.tenantId;
+/** Attribute names: the item layout is part of the table's contract (contract/table.ts). */
+const A = TABLE_ATTRIBUTES;
 
 const names = Object.fromEntries(Object.values(A).map((name) => [`#${name}`, name]));
 
