@@ -14,7 +14,7 @@
  * holder vanished while it may have been replacing it), or issued for an older version of the
  * tenant's secret than one any container has recorded.
  */
-import { LEASE_GUARD_MS } from './lease-timing';
+import { LEASE_GUARD_MS } from '../../contract/lease-timing';
 import type { CachedToken, RecordedFailure, TenantTokenState } from './types';
 import type { SupersededReason } from './vendor-events';
 
@@ -335,8 +335,82 @@ export function afterFailedStore(state: TenantTokenState | undefined, owner: str
 /** Retries of one DynamoDB or Secrets Manager call after a transient failure. */
 export const DEPENDENCY_RETRY_BASE_MS = 25;
 export const DEPENDENCY_RETRY_CAP_MS = 400;
-/** Waiters poll the table this often: short, so that they learn of a new token soon after it lands. */
+/** After a lost lease race or a retire that must be tried again: a short jittered pause. */
 export const WAIT_BASE_MS = 25;
 export const WAIT_CAP_MS = 100;
+
+/**
+ * A container's waiters of one tenant poll the table together, every 10 to 30 ms: short, so that
+ * they learn of a new token soon after it lands. One read per container per round serves them all,
+ * whatever their number, so this costs at most one strongly consistent read per 10 ms per waiting
+ * container and tenant (about 50 a second), and only while somebody waits.
+ */
+export const POLL_BASE_MS = 10;
+export const POLL_CAP_MS = 20;
+
+/**
+ * The moment a waiting request must decide by: its lease-wait bound or its request deadline,
+ * whichever comes first. A read sent by then is looked at then, and the policy serves, takes over
+ * an expired lease, or gives up with `wait-timed-out`.
+ */
+export function waitEndsAt(waitStartedAt: number, leaseWaitMs: number, deadline: number): number {
+  return Math.min(deadline, waitStartedAt + leaseWaitMs);
+}
+
+/**
+ * When a container's shared poll of a tenant sends its next read.
+ *
+ * A container's requests that wait for another container's lease holder poll together: one read
+ * per round, sent when the round fires, answers every waiter that joined before it was sent, and
+ * none that joined while it was in flight (a read sent before a waiter saw its own state may show
+ * an older one; README, I2 and I4): those wait for the next round. Hundreds of waiters polling
+ * each on their own schedule cost a timer, a wake-up and often a read each per round, and each
+ * learned of the new token on its own, up to a whole backoff late; together they learn of it at once.
+ *
+ * A round opens (`scheduledAt` undefined) with full-jitter backoff on the poll's round count; a
+ * waiter that joins never pushes it back, and brings it forward to its own `endsAt`
+ * (`waitEndsAt`), so that every waiter still reads at its own bound and decides then.
+ */
+export function pollRoundAt(
+  scheduledAt: number | undefined,
+  now: number,
+  round: number,
+  endsAt: number,
+  random: () => number,
+): number {
+  const cadence = scheduledAt ?? now + POLL_BASE_MS + backoffDelay(round, POLL_BASE_MS, POLL_CAP_MS, random);
+  return Math.max(now, Math.min(cadence, endsAt));
+}
+
+/**
+ * Whether a poll round's read `next` (answered at `now`) may end the wait of a waiter that decided
+ * to wait on `seen`: then the waiter wakes and looks at it; else it stays in the poll for the next
+ * round without waking (besides, every waiter looks at the first read answered at or after its own
+ * `waitEndsAt`).
+ *
+ * A waiter waits only while the lease is live and its wait has not ended, and on an unchanged item
+ * `callerStep` changes its answer only when one of those two ends: a token that is not servable
+ * never becomes servable by time alone, and everything else it weighs is in the item or fixed for
+ * the request. So on an unchanged item with a live lease its step would be 'wait' again. A changed
+ * item, or a lease that ran out (the waiter takes over), may end the wait.
+ */
+export function readMayEndWait(seen: TenantTokenState, next: TenantTokenState, now: number): boolean {
+  return !leaseIsLive(next, now) || !sameItem(seen, next);
+}
+
+/** Whether two reads of a tenant's item show the same item, attribute for attribute. */
+export function sameItem(a: TenantTokenState, b: TenantTokenState): boolean {
+  return a === b || sameValue(a, b);
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const keysA = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const keysB = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (keysA.length !== keysB.length) return false;
+  return keysA.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
 /** Between upstream attempts of one holder. */
 export const UPSTREAM_RETRY_BASE_MS = 200;

@@ -33,16 +33,19 @@ import {
   holderActsUntil,
   MIN_ATTEMPT_MS,
   nextUpstreamOperation,
+  pollRoundAt,
+  readMayEndWait,
   refresherStep,
   servableUntil,
   UPSTREAM_RETRY_BASE_MS,
   WAIT_BASE_MS,
   WAIT_CAP_MS,
+  waitEndsAt,
   type CallerFailure,
   type Identity,
   type TokenPolicySettings,
 } from './token-policy';
-import { UPSTREAM_RETRY_CAP_MS } from './lease-timing';
+import { UPSTREAM_RETRY_CAP_MS } from '../../contract/lease-timing';
 import {
   systemClock,
   systemTimers,
@@ -122,6 +125,47 @@ type LeaseOutcome =
 /** A lease of this container that ended, with the first read number sent after it ended. */
 type SettledLease = LeaseOutcome & { readonly readsFrom: number };
 
+/** A request waiting in a tenant's shared poll (`pollRoundAt`). */
+interface PollWaiter {
+  /** `waitEndsAt`: it looks at the first read answered from then on, whatever it shows. */
+  readonly endsAt: number;
+  readonly wake: (answer: PollAnswer) => void;
+}
+
+/**
+ * The waiters of a poll that decided to wait on the same read (`seen`): most of a crowd, since
+ * they shared that read. A round weighs its read once per group, not once per waiter.
+ */
+interface PollGroup {
+  readonly seen: TenantTokenState;
+  readonly waiters: PollWaiter[];
+  /** The earliest `endsAt` among them. */
+  endsAt: number;
+}
+
+/**
+ * What a poll round hands a waiter: the round's read, which was sent after the waiter joined, and
+ * its number. Without a state the read failed: the waiter reads again itself (from that number on),
+ * with its own retries and deadline.
+ */
+interface PollAnswer {
+  readonly readsFrom: number;
+  readonly state?: TenantTokenState;
+}
+
+/** A tenant's shared poll in this container: one read per round for all of its waiters. */
+interface TenantPoll {
+  /** Waiters for the next round's read, by the read they waited on (none of them joined before a read now in flight). */
+  waiting: Map<TenantTokenState, PollGroup>;
+  /** When the next round fires, if scheduled; it is not while a round's read is in flight. */
+  at?: number;
+  /** The scheduled round's timer; the timer of a round since brought forward finds another here and does nothing. */
+  timer?: object;
+  /** Rounds so far, for the backoff. */
+  rounds: number;
+  reading: boolean;
+}
+
 let fallbackIds = 0;
 const defaultNewId = () =>
   globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${(fallbackIds++).toString(36)}-${Math.random().toString(36).slice(2)}`;
@@ -151,6 +195,13 @@ export class TokenVendor {
   private readSeq = 0;
   /** The lease this container holds per tenant, if any: its other requests join it. */
   private readonly fetches = new Map<string, Promise<SettledLease>>();
+  /**
+   * Each tenant's shared poll: this container's requests that wait for another container's lease
+   * holder share one read per round, and wake only when it may change what they do.
+   */
+  private readonly polls = new Map<string, TenantPoll>();
+  /** One timer per moment that requests wait until (`sleepUntil`). */
+  private readonly alarms = new Map<number, Promise<void>>();
   private readonly lastTriggeredAt = new Map<string, number>();
 
   constructor(dependencies: TokenVendorDependencies) {
@@ -174,8 +225,9 @@ export class TokenVendor {
 
   /** `vend` for a request that started at `startedAt` and must be answered by `deadline`. */
   private async vendUntil(tenantId: string, startedAt: number, deadline: number): Promise<VendedToken> {
-    // Only reads sent after this moment may answer this request (README, I2 and I4). Reads of
-    // requests that waited share that floor, so that a crowd of waiters shares its reads.
+    // Only reads sent after this moment may answer this request (README, I2 and I4). Requests
+    // that wait take later reads still: the one after their container's lease ended, or their
+    // poll round's, which a crowd of waiters shares.
     const startedFrom = this.readSeq + 1;
     let notBefore = startedFrom;
     let credentials = await this.dependency('GetSecretValue', deadline, () => this.credentials.get(tenantId));
@@ -261,9 +313,14 @@ export class TokenVendor {
             if (outcome?.kind === 'unstored') return this.toVended(tenantId, outcome.token);
             notBefore = outcome?.readsFrom ?? startedFrom;
           } else {
-            await this.pause(waitAttempt++, Math.min(deadline, waitStartedAt + this.settings.leaseWaitMs));
-            // Any read sent since this request started will do: waiters poll together.
-            notBefore = startedFrom;
+            // The holder is elsewhere: poll for its result together with every other request of
+            // this container that waits for the tenant.
+            const answer = await this.poll(tenantId, state, waitEndsAt(waitStartedAt, this.settings.leaseWaitMs, deadline));
+            notBefore = answer.readsFrom;
+            if (answer.state !== undefined) {
+              state = answer.state;
+              continue;
+            }
           }
           state = await this.readTable(tenantId, notBefore, deadline);
           continue;
@@ -567,16 +624,19 @@ export class TokenVendor {
    * retried on transient failures.
    */
   private readTable(tenantId: string, notBefore: number, deadline: number): Promise<TenantTokenState> {
-    return this.dependency('GetItem', deadline, () => {
-      const pending = this.reads.get(tenantId);
-      if (pending !== undefined && pending.seq >= notBefore) return pending.promise;
-      const seq = ++this.readSeq;
-      const promise = this.store.read(tenantId).finally(() => {
-        if (this.reads.get(tenantId)?.seq === seq) this.reads.delete(tenantId);
-      });
-      this.reads.set(tenantId, { seq, promise });
-      return promise;
+    return this.dependency('GetItem', deadline, () => this.sharedRead(tenantId, notBefore));
+  }
+
+  /** One read attempt: the one in flight if it is number `notBefore` or later, else a new one. */
+  private sharedRead(tenantId: string, notBefore: number): Promise<TenantTokenState> {
+    const pending = this.reads.get(tenantId);
+    if (pending !== undefined && pending.seq >= notBefore) return pending.promise;
+    const seq = ++this.readSeq;
+    const promise = this.store.read(tenantId).finally(() => {
+      if (this.reads.get(tenantId)?.seq === seq) this.reads.delete(tenantId);
     });
+    this.reads.set(tenantId, { seq, promise });
+    return promise;
   }
 
   /** A conditional write; a transient failure comes back as `undefined` (outcome unknown: read). */
@@ -606,12 +666,105 @@ export class TokenVendor {
     }
   }
 
+  /**
+   * Waits in the tenant's shared poll until a round's read may change what this request does
+   * (`readMayEndWait`), and hands that read over. A waiter joining while a round's read is in
+   * flight waits for the next round: only reads sent after it joined answer it.
+   */
+  private poll(tenantId: string, seen: TenantTokenState, endsAt: number): Promise<PollAnswer> {
+    let poll = this.polls.get(tenantId);
+    if (poll === undefined) {
+      poll = { waiting: new Map(), rounds: 0, reading: false };
+      this.polls.set(tenantId, poll);
+    }
+    const joined = poll;
+    return new Promise((wake) => {
+      mergeGroup(joined.waiting, { seen, waiters: [{ endsAt, wake }], endsAt });
+      // While a read is in flight, the next round is scheduled when it is answered.
+      if (!joined.reading) this.schedulePollRound(tenantId, joined, endsAt);
+    });
+  }
+
+  private schedulePollRound(tenantId: string, poll: TenantPoll, endsAt: number): void {
+    const now = this.clock.now();
+    const at = pollRoundAt(poll.at, now, poll.rounds, endsAt, this.random);
+    if (poll.at !== undefined && at >= poll.at) return;
+    poll.at = at;
+    const timer = {};
+    poll.timer = timer;
+    void this.timers.sleep(at - now).then(() => {
+      if (poll.timer === timer) void this.pollRound(tenantId, poll);
+    });
+  }
+
+  /** One round: one read, sent now, for every waiter that joined before; each looks at it if it must. */
+  private async pollRound(tenantId: string, poll: TenantPoll): Promise<void> {
+    const round = poll.waiting;
+    poll.waiting = new Map();
+    poll.at = undefined;
+    poll.timer = undefined;
+    poll.reading = true;
+    poll.rounds++;
+    const readsFrom = this.readSeq + 1;
+    let state: TenantTokenState | undefined;
+    try {
+      state = await this.sharedRead(tenantId, readsFrom);
+    } catch {
+      // Each waiter reads again itself, retrying within its own deadline.
+      state = undefined;
+    }
+    poll.reading = false;
+    const now = this.clock.now();
+    const answer: PollAnswer = { readsFrom, ...(state && { state }) };
+    for (const group of round.values()) {
+      if (state === undefined || readMayEndWait(group.seen, state, now)) {
+        for (const waiter of group.waiters) waiter.wake(answer);
+        continue;
+      }
+      if (now < group.endsAt) {
+        // Nothing that may end their wait: the whole group stays, at no cost per waiter.
+        mergeGroup(poll.waiting, group);
+        continue;
+      }
+      const staying: PollGroup = { seen: group.seen, waiters: [], endsAt: Number.POSITIVE_INFINITY };
+      for (const waiter of group.waiters) {
+        if (now >= waiter.endsAt) waiter.wake(answer);
+        else {
+          staying.waiters.push(waiter);
+          staying.endsAt = Math.min(staying.endsAt, waiter.endsAt);
+        }
+      }
+      if (staying.waiters.length > 0) mergeGroup(poll.waiting, staying);
+    }
+    if (poll.waiting.size === 0) {
+      this.polls.delete(tenantId);
+      return;
+    }
+    let endsAt = Number.POSITIVE_INFINITY;
+    for (const group of poll.waiting.values()) endsAt = Math.min(endsAt, group.endsAt);
+    this.schedulePollRound(tenantId, poll, endsAt);
+  }
+
   /** Waits for this container's own lease holder, but no longer than the wait bound. */
   private async waitFor(local: Promise<SettledLease>, waitStartedAt: number, deadline: number): Promise<SettledLease | undefined> {
-    const until = Math.min(deadline, waitStartedAt + this.settings.leaseWaitMs);
-    const remaining = until - this.clock.now();
-    if (remaining <= 0) return undefined;
-    return Promise.race([local, this.timers.sleep(remaining).then(() => undefined)]);
+    const until = waitEndsAt(waitStartedAt, this.settings.leaseWaitMs, deadline);
+    if (until <= this.clock.now()) return undefined;
+    return Promise.race([local, this.sleepUntil(until).then(() => undefined)]);
+  }
+
+  /**
+   * Resolves at `until` (this container's clock). The requests that join a lease together start
+   * waiting in the same millisecond, so they share one timer instead of arming hundreds.
+   */
+  private sleepUntil(until: number): Promise<void> {
+    let alarm = this.alarms.get(until);
+    if (alarm === undefined) {
+      alarm = this.timers.sleep(until - this.clock.now()).then(() => {
+        this.alarms.delete(until);
+      });
+      this.alarms.set(until, alarm);
+    }
+    return alarm;
   }
 
   private async pause(attempt: number, until: number): Promise<void> {
@@ -627,6 +780,17 @@ export class TokenVendor {
       expireTime: servableUntil(token, this.settings),
     };
   }
+}
+
+/** Adds `group` to the poll's groups: as it is, or into the group that waited on the same read. */
+function mergeGroup(groups: Map<TenantTokenState, PollGroup>, group: PollGroup): void {
+  const same = groups.get(group.seen);
+  if (same === undefined) {
+    groups.set(group.seen, group);
+    return;
+  }
+  for (const waiter of group.waiters) same.waiters.push(waiter);
+  same.endsAt = Math.min(same.endsAt, group.endsAt);
 }
 
 function identityOf(credentials: TenantCredentials): Identity {

@@ -4,7 +4,7 @@
  * token's upstream expireTime is T0 + 120 min (safety margin 5 min, refresh window 15 min), so:
  *   fresh until T0 + 105 min, refresh-due until T0 + 115 min, expired (never served) from then on.
  */
-import { LEASE_GUARD_MS, leaseDurationMs } from '../../functions/domain/lease-timing';
+import { LEASE_GUARD_MS, leaseDurationMs } from '../../contract/lease-timing';
 import {
   afterFailedRetire,
   afterFailedStore,
@@ -18,10 +18,16 @@ import {
   leaseIsLive,
   leaseWasAbandoned,
   nextUpstreamOperation,
+  POLL_BASE_MS,
+  POLL_CAP_MS,
+  pollRoundAt,
+  readMayEndWait,
   REFRESH_RETRY_INTERVAL_MS,
   REFRESH_TRIGGER_INTERVAL_MS,
   refresherStep,
+  sameItem,
   servableUntil,
+  waitEndsAt,
   type CallerContext,
   type Identity,
 } from '../../functions/domain/token-policy';
@@ -493,5 +499,96 @@ describe('afterFailedStore', () => {
   test('somebody else holds the lease, or nobody: lost', () => {
     expect(afterFailedStore(state({ lease: { owner: 'other', expiresAt: 1 } }), 'me', 'new-token')).toBe('lost');
     expect(afterFailedStore(state(), 'me', 'new-token')).toBe('lost');
+  });
+});
+
+describe('the shared poll', () => {
+  const NOW = FRESH;
+
+  test('a waiter decides by its lease-wait bound or its request deadline, whichever comes first', () => {
+    expect(waitEndsAt(NOW, 8_000, NOW + 20_000)).toBe(NOW + 8_000);
+    expect(waitEndsAt(NOW, 8_000, NOW + 3_000)).toBe(NOW + 3_000);
+  });
+
+  test('a round opens with full-jitter backoff on the poll’s round count', () => {
+    const far = NOW + 60_000;
+    expect(pollRoundAt(undefined, NOW, 0, far, () => 0)).toBe(NOW + POLL_BASE_MS);
+    expect(pollRoundAt(undefined, NOW, 0, far, () => 0.999)).toBe(NOW + POLL_BASE_MS + Math.floor(0.999 * Math.min(POLL_CAP_MS, POLL_BASE_MS)));
+    expect(pollRoundAt(undefined, NOW, 10, far, () => 0.999)).toBe(NOW + POLL_BASE_MS + Math.floor(0.999 * POLL_CAP_MS));
+  });
+
+  test('a joiner never pushes a round back, and brings it forward to its own end, never before now', () => {
+    const never = () => {
+      throw new Error('no jitter drawn for an open round');
+    };
+    expect(pollRoundAt(NOW + 40, NOW, 3, NOW + 60_000, never)).toBe(NOW + 40);
+    expect(pollRoundAt(NOW + 40, NOW, 3, NOW + 15, never)).toBe(NOW + 15);
+    expect(pollRoundAt(undefined, NOW, 0, NOW + 5, () => 0.5)).toBe(NOW + 5);
+    expect(pollRoundAt(NOW + 40, NOW, 0, NOW - 100, never)).toBe(NOW);
+  });
+
+  test('two reads of the same item are the same item, whatever objects carry them', () => {
+    const a = state({ lease: liveLease(NOW), lastFailure: { code: 'UPSTREAM_UNAVAILABLE', at: NOW - 5, leaseOwner: 'x' } });
+    expect(sameItem(a, structuredClone(a))).toBe(true);
+    expect(sameItem(a, { ...a, token: undefined })).toBe(false);
+    expect(sameItem(state({ lease: liveLease(NOW) }), state({ lease: liveLease(NOW + 1) }))).toBe(false);
+    expect(sameItem(withToken({ retiredAt: NOW }), state())).toBe(false);
+    // An attribute set to undefined is an attribute the item does not have.
+    expect(sameItem({ ...empty, lastInvalidatedAt: undefined }, empty)).toBe(true);
+  });
+
+  test('an unchanged item with a live lease leaves the waiters asleep; a change or a lease that ran out wakes them', () => {
+    const seen = state({ token: undefined, lease: { owner: 'holder', expiresAt: NOW + 1_000 } });
+    expect(readMayEndWait(seen, structuredClone(seen), NOW)).toBe(false);
+    expect(readMayEndWait(seen, structuredClone(seen), NOW + 1_000)).toBe(true);
+    expect(readMayEndWait(seen, state({ lease: undefined, version: 4 }), NOW)).toBe(true);
+    expect(readMayEndWait(seen, { ...seen, lease: { owner: 'other', expiresAt: NOW + 1_000 } }, NOW)).toBe(true);
+    expect(readMayEndWait(seen, { ...seen, credentialRank: RANK + 1 }, NOW)).toBe(true);
+  });
+
+  test('the waiters it leaves asleep would have waited again: callerStep on an unchanged item before their end', () => {
+    // Every combination of item, identity and request below on which callerStep says 'wait' at
+    // `decidedAt`: at every later moment before the wait ends at which readMayEndWait says the
+    // unchanged item need not wake the waiter, callerStep says 'wait' for the same holder.
+    const at = T0 + 100 * MINUTE;
+    const tokens: Array<CachedToken | undefined> = [
+      undefined,
+      { ...token, expireTime: at + 20 * MINUTE },
+      { ...token, expireTime: at + 11 * MINUTE },
+      { ...token, expireTime: at + 5 * MINUTE + 50 },
+      { ...token, retiredAt: at - 1 },
+      { ...token, doubtedAt: at - 1 },
+      { ...token, fingerprint: 'other-fp' },
+      { ...token, credentialRank: RANK - 1 },
+      { ...token, credentialRank: RANK + 1 },
+    ];
+    const leases = [undefined, { owner: 'holder', expiresAt: at + 30 }, { owner: 'holder', expiresAt: at + 5_000 }, { owner: 'holder', expiresAt: at }];
+    const failures = [undefined, { code: 'UPSTREAM_UNAVAILABLE' as const, at: at - 10, leaseOwner: 'holder' }, { code: 'UPSTREAM_UNAVAILABLE' as const, at: at - 10, leaseOwner: 'gone' }];
+    const identities: Identity[] = [me, { fingerprint: 'fp', rank: RANK - 1 }, { fingerprint: 'fp', rank: RANK + 1 }];
+    const contexts: CallerContext[] = [
+      context({ startedAt: at - 100, waitStartedAt: at - 50 }),
+      context({ startedAt: at - 100, waitStartedAt: at - 50, credentialsReloaded: true }),
+      context({ startedAt: at - 20, leasesWaitedOn: new Set(['gone']), waitStartedAt: at - 7_990 }),
+      context({ startedAt: at - 100 }),
+    ];
+    let checked = 0;
+    for (const t of tokens)
+      for (const lease of leases)
+        for (const lastFailure of failures)
+          for (const credentialRank of [RANK - 1, RANK, RANK + 1])
+            for (const identity of identities)
+              for (const ctx of contexts) {
+                const seen: TenantTokenState = { tenantId: 't', version: 3, credentialRank, ...(t && { token: t }), ...(lease && { lease }), ...(lastFailure && { lastFailure }) };
+                const first = callerStep(seen, identity, at, settings, ctx);
+                if (first.kind !== 'wait') continue;
+                const waiting = { ...ctx, waitStartedAt: ctx.waitStartedAt ?? at, leasesWaitedOn: new Set([...ctx.leasesWaitedOn, first.leaseOwner]) };
+                const endsAt = waitEndsAt(waiting.waitStartedAt, waiting.leaseWaitMs, Number.POSITIVE_INFINITY);
+                for (const later of [at + 1, at + 29, at + 30, at + 31, at + 4_999, at + 5_000, at + 10 * MINUTE, endsAt - 1]) {
+                  if (later >= endsAt || readMayEndWait(seen, structuredClone(seen), later)) continue;
+                  checked++;
+                  expect(callerStep(structuredClone(seen), identity, later, settings, waiting)).toEqual(first);
+                }
+              }
+    expect(checked).toBeGreaterThan(100);
   });
 });
