@@ -68,8 +68,12 @@ export const TEXT_SETTINGS = {
         : `must use only letters, digits and /_+=.@- (no wildcards) and end with "/", got "${v}"` +
           (/^[A-Za-z0-9/_+=.@-]+$/.test(v) ? `: use "${v}/", or the secrets grant also covers names like "${v}-other/db"` : ''),
   },
-  /** Ekuaibao base URL for tenants whose secret names none. */
+  /** Ekuaibao base URL for tenants whose secret names none (and no `corpId`). */
   defaultBaseUrl: { env: 'DEFAULT_BASE_URL', default: 'https://app.ekuaibao.com', problem: upstreamUrlProblem },
+  /** Host of the location API that names a `corpId`'s current prefix (docs §6). */
+  locationBaseUrl: { env: 'LOCATION_BASE_URL', default: 'https://app.ekuaibao.com', problem: upstreamUrlProblem },
+  /** Host of the v3 auth API, for secrets with `"authVersion": "v3"` (docs §6). */
+  v3AuthBaseUrl: { env: 'V3_AUTH_BASE_URL', default: 'https://open.hosecloud.com', problem: upstreamUrlProblem },
   /** `POWERTOOLS_SERVICE_NAME`: the `service` dimension of every metric and log line. */
   serviceName: { env: 'POWERTOOLS_SERVICE_NAME', default: 'ekuaibao-token-vending', problem: nameProblem },
   /** `POWERTOOLS_METRICS_NAMESPACE`: CloudWatch namespace of the service metrics. */

@@ -9,6 +9,10 @@ export const TABLE_ATTRIBUTES = {
   refreshToken: 'refreshToken',
   expireTime: 'expireTime',
   corporationId: 'corporationId',
+  /** The environment prefix the token is valid for (absent on tokens stored before it was recorded). */
+  baseUrl: 'baseUrl',
+  /** v3 tokens: `tenant` or `platform`. */
+  scope: 'scope',
   issuedAt: 'issuedAt',
   fingerprint: 'fingerprint',
   tokenCredentialRank: 'tokenCredentialRank',

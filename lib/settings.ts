@@ -15,6 +15,8 @@ export const CONTEXT_KEYS = [
   'stackName',
   'secretPrefix',
   'defaultBaseUrl',
+  'locationBaseUrl',
+  'v3AuthBaseUrl',
   'secretsKmsKeyArns',
   'safetyMarginSeconds',
   'refreshWindowSeconds',
@@ -103,6 +105,8 @@ export function readStackSettings(node: Node): StackSettings {
     props: {
       secretPrefix: ctx.string('secretPrefix'),
       defaultBaseUrl: ctx.string('defaultBaseUrl'),
+      locationBaseUrl: ctx.string('locationBaseUrl'),
+      v3AuthBaseUrl: ctx.string('v3AuthBaseUrl'),
       secretsKmsKeyArns: ctx.list('secretsKmsKeyArns'),
       safetyMarginSeconds: ctx.integer('safetyMarginSeconds'),
       refreshWindowSeconds: ctx.integer('refreshWindowSeconds'),

@@ -57,6 +57,17 @@ export interface EkuaibaoTokenVendingProps {
    */
   readonly defaultBaseUrl?: string;
   /**
+   * Host of Ekuaibao's location API (`LOCATION_BASE_URL`), which names the current prefix of a
+   * tenant whose secret gives `corpId` instead of `baseUrl`.
+   * @default 'https://app.ekuaibao.com'
+   */
+  readonly locationBaseUrl?: string;
+  /**
+   * Host of Ekuaibao's v3 auth API (`V3_AUTH_BASE_URL`), for secrets with `"authVersion": "v3"`.
+   * @default 'https://open.hosecloud.com'
+   */
+  readonly v3AuthBaseUrl?: string;
+  /**
    * ARNs of customer managed KMS keys that encrypt tenant secrets. The tenant access role gets
    * `kms:Decrypt` on them only through Secrets Manager and only for the session tenant's secret.
    * Not needed for the AWS managed `aws/secretsmanager` key.
@@ -276,6 +287,8 @@ export type ResolvedTokenVendingProps = Required<Omit<EkuaibaoTokenVendingProps,
 export const TOKEN_VENDING_DEFAULTS = {
   secretPrefix: SETTING_DEFAULTS.secretPrefix,
   defaultBaseUrl: SETTING_DEFAULTS.defaultBaseUrl,
+  locationBaseUrl: SETTING_DEFAULTS.locationBaseUrl,
+  v3AuthBaseUrl: SETTING_DEFAULTS.v3AuthBaseUrl,
   safetyMarginSeconds: SETTING_DEFAULTS.safetyMarginSeconds,
   refreshWindowSeconds: SETTING_DEFAULTS.refreshWindowSeconds,
   upstreamTimeoutMs: SETTING_DEFAULTS.upstreamTimeoutMs,
@@ -485,6 +498,8 @@ export function serviceSettings(p: ResolvedTokenVendingProps): ServiceSettings {
   return {
     secretPrefix: p.secretPrefix,
     defaultBaseUrl: p.defaultBaseUrl,
+    locationBaseUrl: p.locationBaseUrl,
+    v3AuthBaseUrl: p.v3AuthBaseUrl,
     safetyMarginSeconds: p.safetyMarginSeconds,
     refreshWindowSeconds: p.refreshWindowSeconds,
     upstreamTimeoutMs: p.upstreamTimeoutMs,
@@ -509,6 +524,8 @@ export function resolveProps(props: EkuaibaoTokenVendingProps, stackName: string
   const resolved: ResolvedTokenVendingProps = {
     secretPrefix: props.secretPrefix ?? d.secretPrefix,
     defaultBaseUrl: props.defaultBaseUrl ?? d.defaultBaseUrl,
+    locationBaseUrl: props.locationBaseUrl ?? d.locationBaseUrl,
+    v3AuthBaseUrl: props.v3AuthBaseUrl ?? d.v3AuthBaseUrl,
     secretsKmsKeyArns: props.secretsKmsKeyArns ?? [],
     safetyMarginSeconds: props.safetyMarginSeconds ?? d.safetyMarginSeconds,
     refreshWindowSeconds: props.refreshWindowSeconds ?? d.refreshWindowSeconds,

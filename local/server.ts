@@ -30,6 +30,14 @@ export const SANDBOX_TENANT = {
   corporationId: 'DEMOcorp0000',
 } as const;
 
+/** A sandbox tenant on the v3 auth API, whose prefix is looked up by its corpId. */
+export const SANDBOX_V3_TENANT = {
+  tenantId: 'demo-v3',
+  appKey: 'demo-v3-app-key',
+  appSecurity: 'demo-v3-app-security-not-a-secret',
+  corporationId: 'DEMOcorp0003',
+} as const;
+
 /** Like API Gateway, which gives up on the function after this long. */
 const LOCAL_TIMEOUT_MS = API_GATEWAY_INTEGRATION_TIMEOUT_MS;
 
@@ -43,7 +51,8 @@ export interface LocalServer {
 
 export async function startLocalServer(env: Record<string, string | undefined> = process.env): Promise<LocalServer> {
   const local = loadLocalConfig(env);
-  const config = loadConfig({ ...env, TABLE_NAME: local.TABLE_NAME, DEFAULT_BASE_URL: local.UPSTREAM_BASE_URL });
+  // Fails early on a bad variable; read again below with the sandbox's hosts.
+  let config = loadConfig({ ...env, TABLE_NAME: local.TABLE_NAME, DEFAULT_BASE_URL: local.UPSTREAM_BASE_URL });
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close();
@@ -67,13 +76,7 @@ export async function startLocalServer(env: Record<string, string | undefined> =
     } else {
       simulator = await startSimulator({
         issueDelayMs: local.SANDBOX_ISSUE_DELAY_MS,
-        credentials: [
-          {
-            appKey: SANDBOX_TENANT.appKey,
-            appSecurity: SANDBOX_TENANT.appSecurity,
-            corporationId: SANDBOX_TENANT.corporationId,
-          },
-        ],
+        credentials: [SANDBOX_TENANT, SANDBOX_V3_TENANT].map(({ appKey, appSecurity, corporationId }) => ({ appKey, appSecurity, corporationId })),
       });
       closers.push(() => simulator!.close());
       credentials = new StaticCredentials(
@@ -83,9 +86,24 @@ export async function startLocalServer(env: Record<string, string | undefined> =
             appSecurity: SANDBOX_TENANT.appSecurity,
             baseUrl: simulator.baseUrl,
           },
+          // No baseUrl: the prefix comes from the (simulated) location API, as for a real corpId.
+          [SANDBOX_V3_TENANT.tenantId]: {
+            appKey: SANDBOX_V3_TENANT.appKey,
+            appSecurity: SANDBOX_V3_TENANT.appSecurity,
+            corpId: SANDBOX_V3_TENANT.corporationId,
+            authVersion: 'v3',
+          },
         },
         parsing,
       );
+      // The sandbox's location and v3 hosts are the simulator too, unless the environment says otherwise.
+      config = loadConfig({
+        LOCATION_BASE_URL: simulator.baseUrl,
+        V3_AUTH_BASE_URL: simulator.baseUrl,
+        ...env,
+        TABLE_NAME: local.TABLE_NAME,
+        DEFAULT_BASE_URL: local.UPSTREAM_BASE_URL,
+      });
     }
 
     const logger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'ekuaibao-token-vending' });
@@ -97,6 +115,7 @@ export async function startLocalServer(env: Record<string, string | undefined> =
       metrics,
       credentials,
       dynamoDb: localDynamoDbConfig(dynamoDbEndpoint),
+      allowLoopbackHttp: true,
     });
     const handler = createTokenApi({ vendor, logger, metrics });
 

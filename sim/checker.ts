@@ -1,14 +1,20 @@
 /**
  * The invariants I1-I5 (README, Guarantees), judged from the world's own records: the simulated
- * upstream's list of issued tokens and calls, the table's change history, and what every caller
- * was answered. Nothing here asks the vendor what it believes.
+ * upstream's list of issued tokens and calls, the location API's list of lookups, the table's
+ * change history, and what every caller was answered. Nothing here asks the vendor what it believes.
+ *
+ * Besides I1-I5, for v3 tenants and looked-up prefixes:
+ * - PREFIX: every answer names the prefix (and scope) its token was issued at; every upstream call
+ *   goes to a prefix of the tenant's (its secret's, or one a lookup named before the call); a
+ *   caller gets TENANT_MISCONFIGURED only when a lookup it waited on named a bad prefix.
+ * - V3: no refresh call for a v3 tenant.
  */
 import { MAX_SKEW_MS, SIM_SETTINGS } from './plan';
 import type { RequestRecord, SimHistory } from './world';
 import { VENDOR_SETTINGS } from './world';
 
 export interface Violation {
-  readonly invariant: 'I1' | 'I2' | 'I3' | 'I4' | 'I5' | 'RUN';
+  readonly invariant: 'I1' | 'I2' | 'I3' | 'I4' | 'I5' | 'PREFIX' | 'V3' | 'RUN';
   readonly message: string;
 }
 
@@ -101,6 +107,8 @@ export function checkInvariants(history: SimHistory): Violation[] {
     if (invalidated !== undefined && invalidated < r.startedAt) fail('I4', `${label} got ${x.accessToken}, invalidated at +${invalidated - start(history)} ms`);
   }
 
+  checkPrefixes(history, fail);
+
   // I3: while a servable token exists, callers get it: no error, no upstream call of their own,
   // and (when no store fault hit them) no waiting beyond a few table round trips.
   for (const r of history.requests) {
@@ -113,6 +121,39 @@ export function checkInvariants(history: SimHistory): Violation[] {
     if (r.storeFaults === 0 && r.endedAt - r.startedAt > I3_LATENCY_BOUND_MS) fail('I3', `${label} took ${r.endedAt - r.startedAt} ms while a servable token existed`);
   }
   return violations;
+}
+
+/** PREFIX and V3 (see the top of this file). */
+function checkPrefixes(history: SimHistory, fail: (invariant: Violation['invariant'], message: string) => void): void {
+  const at = (t: number) => `+${t - start(history)} ms`;
+  for (const r of history.requests) {
+    const label = `${r.id} (${r.kind} ${r.tenantId}, started ${at(r.startedAt)})`;
+    const x = r.answer && history.upstream.issued.get(r.answer.accessToken);
+    if (x !== undefined && r.answer!.baseUrl !== x.baseUrl) fail('PREFIX', `${label} got ${x.accessToken} for ${r.answer!.baseUrl}, issued at ${x.baseUrl}`);
+    if (x !== undefined && r.answer!.scope !== x.scope) fail('PREFIX', `${label} got ${x.accessToken} with scope ${r.answer!.scope}, issued with ${x.scope}`);
+    // TENANT_MISCONFIGURED: a bad prefix named to this request's lease holder (its own, or the
+    // lease of its container that it joined, which began at most a lease earlier), or the secret
+    // rotated during the request (a container that re-read it once and then saw a still newer
+    // version recorded refuses, as for a rollback).
+    if (r.errorCode === 'TENANT_MISCONFIGURED') {
+      const during = (t: number | undefined) => t !== undefined && t >= r.startedAt - VENDOR_SETTINGS.leaseDurationMs && t <= r.endedAt!;
+      const refused = history.location.lookups.some(
+        (l) => l.outcome === 'bad-prefix' && l.tenantId === r.tenantId && l.container === r.container && during(l.answeredAt),
+      );
+      const rotated = history.secretVersions.get(r.tenantId)!.some((v) => v.from > r.startedAt && v.from <= r.endedAt!);
+      if (!refused && !rotated) fail('PREFIX', `${label} got TENANT_MISCONFIGURED, but no lookup it waited on named a bad prefix`);
+    }
+  }
+  for (const call of history.upstream.calls) {
+    const tenant = history.tenants.get(call.tenantId)!;
+    const label = `${call.operation} for ${call.tenantId} at ${at(call.startedAt)} (${call.origin})`;
+    if (call.operation === 'refreshToken' && tenant.config.auth === 'v3') fail('V3', `${label}: a refresh call for a v3 tenant`);
+    const named =
+      tenant.baseUrl !== undefined
+        ? call.baseUrl === tenant.baseUrl
+        : history.location.lookups.some((l) => l.tenantId === call.tenantId && l.prefix === call.baseUrl && l.answeredAt! <= call.startedAt);
+    if (!named) fail('PREFIX', `${label} went to ${call.baseUrl}, not a prefix of the tenant's`);
+  }
 }
 
 function start(history: SimHistory): number {

@@ -238,8 +238,18 @@ function throwIfAnswerLost(fault: StoreFault | undefined): void {
 }
 
 function copyToken(token: StoredToken): StoredToken {
-  const { accessToken, refreshToken, expireTime, corporationId, issuedAt, fingerprint, credentialRank } = token;
-  return { accessToken, refreshToken, expireTime, corporationId, issuedAt, fingerprint, credentialRank };
+  const { accessToken, refreshToken, expireTime, corporationId, baseUrl, scope, issuedAt, fingerprint, credentialRank } = token;
+  return {
+    accessToken,
+    refreshToken,
+    expireTime,
+    corporationId,
+    ...(baseUrl !== undefined && { baseUrl }),
+    ...(scope !== undefined && { scope }),
+    issuedAt,
+    fingerprint,
+    credentialRank,
+  };
 }
 
 /** The item as the port shows it; an absent item is version 0 and rank 0, like the adapter's. */

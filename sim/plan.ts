@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import type { StoreFault } from './in-memory-token-store';
+import type { LocationPlan } from './location';
 import type { KillSemantics, UpstreamPlan } from './upstream';
 
 export type SimEvent =
@@ -30,6 +31,19 @@ export interface StoreFaultPlan {
   readonly latencyMs: number;
 }
 
+/**
+ * How a tenant's secret is written: its auth API (`v1`: getAccessToken and refresh at the prefix;
+ * `v3`: getAccessToken on the v3 host, never refreshed), and whether it gives `baseUrl`
+ * (`configured`) or `corpId`, whose prefix the vendor looks up (`located`, and it may move).
+ */
+export interface TenantConfig {
+  readonly auth: 'v1' | 'v3';
+  readonly prefix: 'configured' | 'located';
+}
+
+/** The one configuration plans had before v3 and looked-up prefixes. */
+export const V1_CONFIGURED: TenantConfig = { auth: 'v1', prefix: 'configured' };
+
 export interface SimPlan {
   readonly seed: number;
   readonly containers: number;
@@ -53,6 +67,10 @@ export interface SimPlan {
   /** Probability that a refresher invocation's container dies mid-run. */
   readonly refresherCrash: number;
   readonly events: readonly SimEvent[];
+  /** Per tenant (by index), how its secret is written. */
+  readonly tenantConfigs: readonly TenantConfig[];
+  /** The location API's faults and the platform upgrades that move prefixes. */
+  readonly location: LocationPlan;
 }
 
 /** Simulated settings: the real policy, scaled so that a run covers several token lifetimes. */
@@ -97,6 +115,13 @@ const burstArb = (containers: number, tenants: number): fc.Arbitrary<SimEvent[]>
   fc
     .tuple(fc.integer({ min: 0, max: HORIZON_MS }), fc.array(eventArb(containers, tenants), { minLength: 2, maxLength: 8 }))
     .map(([at, events]) => events.map((event, i) => ({ ...event, at: at + ((event.at + i) % 300) })));
+
+const tenantConfigArb: fc.Arbitrary<TenantConfig> = fc.oneof(
+  { weight: 2, arbitrary: fc.constant(V1_CONFIGURED) },
+  { weight: 2, arbitrary: fc.constant<TenantConfig>({ auth: 'v1', prefix: 'located' }) },
+  { weight: 1, arbitrary: fc.constant<TenantConfig>({ auth: 'v3', prefix: 'configured' }) },
+  { weight: 1, arbitrary: fc.constant<TenantConfig>({ auth: 'v3', prefix: 'located' }) },
+);
 
 export const planArb: fc.Arbitrary<SimPlan> = fc
   .record({ containers: fc.integer({ min: 1, max: 4 }), tenants: fc.integer({ min: 1, max: 2 }) })
@@ -153,5 +178,33 @@ export const planArb: fc.Arbitrary<SimPlan> = fc
           fc.array(burstArb(containers, tenants), { maxLength: 4 }),
         )
         .map(([single, bursts]) => [...single, ...bursts.flat()].sort((a, b) => a.at - b.at)),
+      // Drawn after everything above, so that a seed's other fields are what they were before
+      // these existed (a regression seed keeps its plan: see `asV1Configured`).
+      tenantConfigs: fc.array(tenantConfigArb, { minLength: tenants, maxLength: tenants }),
+      location: fc.record({
+        faults: fc.record({ unavailable: rate(0.3), hang: rate(0.05), badPrefix: rate(0.03) }),
+        outages: fc.array(window(120_000), { maxLength: 1 }),
+        latencyMs: fc.integer({ min: 1, max: 200 }),
+        moves: fc.array(fc.record({ at: fc.integer({ min: 0, max: HORIZON_MS }), tenant: fc.integer({ min: 0, max: tenants - 1 }) }), {
+          maxLength: 3,
+        }),
+        graceMs: fc.constantFrom(0, 2_000, 60_000, 900_000),
+        staleAnswer: fc.constantFrom('forbidden' as const, 'unavailable' as const),
+      }),
     }),
   );
+
+/** A location API without faults or moves. */
+export const QUIET_LOCATION: LocationPlan = {
+  faults: { unavailable: 0, hang: 0, badPrefix: 0 },
+  outages: [],
+  latencyMs: 20,
+  moves: [],
+  graceMs: 60_000,
+  staleAnswer: 'forbidden',
+};
+
+/** The plan with every tenant as plans had them before v3 and looked-up prefixes: it runs as it did then. */
+export function asV1Configured(plan: SimPlan): SimPlan {
+  return { ...plan, tenantConfigs: plan.tenantConfigs.map(() => V1_CONFIGURED), location: QUIET_LOCATION };
+}

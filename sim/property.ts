@@ -1,17 +1,15 @@
 /**
  * The simulator as a property: for every plan fast-check generates, the world's history breaks
- * none of I1-I5. Each seed is its own run (`numRuns: 1`), so "seed S" names one plan exactly and
+ * none of I1-I5, PREFIX and V3 (`checker.ts`). Each seed is its own run (`numRuns: 1`), so "seed S" names one plan exactly and
  * `npm run sim -- --seed S` replays it; a failure is shrunk to a shortest plan that still fails.
  */
 import fc from 'fast-check';
 import { checkInvariants, type Violation } from './checker';
-import type { InMemoryTokenStore } from './in-memory-token-store';
 import { planArb, type SimPlan } from './plan';
-import { runPlan } from './world';
+import { runPlan, type WorldOptions } from './world';
 
-export interface SimOptions {
-  /** Replaces the in-memory store (a planted bug, in tests). */
-  readonly storeFactory?: (options: ConstructorParameters<typeof InMemoryTokenStore>[0]) => InMemoryTokenStore;
+/** Planted bugs (`storeFactory`, `wrapVendor`, `wrapCredentials`: tests only), and shrinking. */
+export interface SimOptions extends Omit<WorldOptions, 'trace'> {
   /**
    * How long shrinking a failing plan may take, ms; 0 reports the plan as generated. Shrinking
    * tries many smaller plans, each a full run: it is for a person reading one failure.

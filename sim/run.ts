@@ -28,7 +28,7 @@ if (values.seed !== undefined) {
   console.log(history.trace.join('\n'));
   console.log(`\nplan${failure ? ' (shrunk)' : ''}: ${JSON.stringify(plan)}`);
   const violations = checkInvariants(history);
-  if (violations.length === 0) console.log(`seed ${seed}: I1-I5 hold`);
+  if (violations.length === 0) console.log(`seed ${seed}: I1-I5, PREFIX and V3 hold`);
   for (const v of violations) console.log(`${v.invariant}: ${v.message}`);
   process.exit(violations.length === 0 ? 0 : 1);
 }
@@ -46,4 +46,4 @@ if (failure) {
 
   process.exit(1);
 }
-console.log(`${count} seeds (${from}…${from + count - 1}): I1-I5 hold in every run (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+console.log(`${count} seeds (${from}…${from + count - 1}): I1-I5, PREFIX and V3 hold in every run (${((Date.now() - started) / 1000).toFixed(1)} s)`);

@@ -1,9 +1,10 @@
 /**
  * The seven holes the lineage issue reported, each as a named plan for the simulator. Each one
  * reproduces the situation that broke the promise; `test/sim/lineage.test.ts` runs them with the
- * invariant checker plus the check specific to the hole.
+ * invariant checker plus the check specific to the hole. Then v3 tenants and looked-up prefixes
+ * (issue 13), as named plans too.
  */
-import { SIM_SETTINGS, type SimEvent, type SimPlan } from './plan';
+import { QUIET_LOCATION, SIM_SETTINGS, V1_CONFIGURED, type SimEvent, type SimPlan } from './plan';
 
 const noFaults = { serverError: 0, throttled: 0, hang: 0, malformed: 0, lostAnswer: 0, refreshRejected: 0, credentialsRejected: 0 };
 
@@ -29,6 +30,8 @@ export function basePlan(overrides: Partial<SimPlan> = {}): SimPlan {
     crashesAfterIssue: [],
     crashesAtStoreCall: [],
     events: [],
+    tenantConfigs: Array.from({ length: overrides.tenants ?? 1 }, () => V1_CONFIGURED),
+    location: QUIET_LOCATION,
     ...overrides,
   };
 }
@@ -97,5 +100,37 @@ export const HOLES: Record<string, SimPlan> = {
       ...[0, 1, 2, 3].flatMap((container) => Array.from({ length: 5 }, () => ({ kind: 'vend' as const, at: 0, container, tenant: 0 }))),
       ...steadyTraffic(1_000, 30_000, 500, 4),
     ],
+  }),
+};
+
+/** v3 tenants and looked-up prefixes (issue 13): the situations the seeded runs reach only sometimes. */
+export const PREFIX_PLANS: Record<string, SimPlan> = {
+  /** A v3 tenant through two refresh windows: renewed by getAccessToken alone, elsewhere than in callers. */
+  'a v3 tenant through its refresh windows': basePlan({
+    tenantConfigs: [{ auth: 'v3', prefix: 'located' }],
+    events: steadyTraffic(0, 2 * SIM_SETTINGS.tokenLifetimeMs, 5_000),
+  }),
+  /**
+   * The prefix moves (no grace: the old one answers 403 at once), and the location API is down
+   * when the refresh is due: the refresh at the token's prefix is refused, the fallback
+   * getAccessToken goes to the last known prefix and is refused too; once the location API is
+   * back, the token comes from the new prefix.
+   */
+  'the prefix moves, then the location API fails': basePlan({
+    tenantConfigs: [{ auth: 'v1', prefix: 'located' }],
+    location: {
+      ...QUIET_LOCATION,
+      moves: [{ at: 100_000, tenant: 0 }],
+      graceMs: 0,
+      staleAnswer: 'forbidden',
+      outages: [[FIRST_REFRESH_DUE - 10_000, FIRST_REFRESH_DUE + 30_000]],
+    },
+    events: steadyTraffic(0, FIRST_SERVABLE_END + 120_000, 3_000),
+  }),
+  /** The location API names a prefix that is not https: callers are told the tenant is misconfigured. */
+  'the location API names a bad prefix': basePlan({
+    tenantConfigs: [{ auth: 'v1', prefix: 'located' }],
+    location: { ...QUIET_LOCATION, faults: { unavailable: 0, hang: 0, badPrefix: 1 } },
+    events: steadyTraffic(0, 20_000, 500),
   }),
 };

@@ -1,11 +1,18 @@
 /**
  * The simulated Ekuaibao auth API: issues tokens, kills older ones as the chosen semantics say,
  * injects the upstream half of the fault alphabet, and keeps its own record of which tokens are
- * alive and how many calls per tenant overlapped. The invariant checker trusts this record, not
- * the vendor.
+ * alive, which prefix each was issued at, and how many calls per tenant overlapped. The invariant
+ * checker trusts this record, not the vendor.
+ *
+ * A token is issued *at a prefix*: the `baseUrl` of the `LocatedCredentials` it was asked with,
+ * and valid only there. v1 calls at a prefix the tenant's environment moved away from are
+ * answered as `SimEnvironments` says (served during the grace period, then 403 or 5xx); v3 tokens
+ * come from the v3 host, which ignores the prefix. The v3 API has no refresh: a refresh call for a
+ * v3 tenant is answered 403 and recorded (the checker fails it).
  */
 import { UpstreamRefreshRejected, UpstreamRejectedCredentials, UpstreamUnavailable } from '../functions/domain/errors';
-import type { IssuedToken, RefreshOptions, TenantCredentials, UpstreamAuth } from '../functions/domain/types';
+import type { IssuedToken, LocatedCredentials, RefreshOptions, UpstreamAuth } from '../functions/domain/types';
+import type { SimEnvironments } from './location';
 import type { SimLoop } from './loop';
 
 /** Whether issuing (getAccessToken) or refreshing kills the tenant's older tokens: the docs do not say. */
@@ -45,6 +52,10 @@ export interface UpstreamPlan {
 export interface IssuedRecord {
   readonly tenantId: string;
   readonly accessToken: string;
+  /** The prefix it was issued at: the only one it is valid at. */
+  readonly baseUrl: string;
+  /** v3 tokens: `tenant`. */
+  readonly scope?: string;
   readonly expireTime: number;
   /** Issue order across the whole upstream: later tokens supersede earlier ones of the tenant. */
   readonly seq: number;
@@ -64,6 +75,8 @@ export interface IssuedRecord {
 export interface CallRecord {
   readonly tenantId: string;
   readonly operation: 'getAccessToken' | 'refreshToken';
+  /** The prefix it was sent for (`LocatedCredentials.baseUrl`). */
+  readonly baseUrl: string;
   readonly startedAt: number;
   endedAt?: number;
   readonly origin?: string;
@@ -91,12 +104,15 @@ export class SimUpstream {
     private readonly loop: SimLoop,
     private readonly plan: UpstreamPlan,
     private readonly random: () => number,
-    /** The appKey each tenant's credentials must carry. */
-    private readonly appKeys: ReadonlyMap<string, string>,
+    /** Each tenant's app: the appKey its credentials must carry, and its auth API. */
+    private readonly apps: ReadonlyMap<string, { readonly appKey: string; readonly auth: 'v1' | 'v3' }>,
+    private readonly environments: SimEnvironments,
+    /** Which answer a v1 call at a prefix the tenant moved away from gets, past the grace period. */
+    private readonly staleAnswer: 'forbidden' | 'unavailable' = 'forbidden',
   ) {}
 
   /** The port for one container; `context` tells which tenant and request each call serves. */
-  port(context: (credentials: TenantCredentials) => CallContext, alive: () => boolean): UpstreamAuth {
+  port(context: (credentials: LocatedCredentials) => CallContext, alive: () => boolean): UpstreamAuth {
     return {
       getAccessToken: (credentials, signal) => this.call('getAccessToken', context(credentials), credentials, undefined, signal, alive),
       refreshToken: (credentials, current, _options: RefreshOptions, signal) =>
@@ -118,13 +134,20 @@ export class SimUpstream {
   private call(
     operation: 'getAccessToken' | 'refreshToken',
     context: CallContext,
-    credentials: TenantCredentials,
+    credentials: LocatedCredentials,
     current: IssuedToken | undefined,
     signal: AbortSignal,
     alive: () => boolean,
   ): Promise<IssuedToken> {
     const { tenantId } = context;
-    const record: CallRecord = { tenantId, operation, startedAt: this.loop.now, ...(context.origin && { origin: context.origin }) };
+    const { baseUrl } = credentials;
+    const record: CallRecord = {
+      tenantId,
+      operation,
+      baseUrl,
+      startedAt: this.loop.now,
+      ...(context.origin && { origin: context.origin }),
+    };
     this.calls.push(record);
     const overlapping = (this.inFlight.get(tenantId) ?? 0) + 1;
     this.inFlight.set(tenantId, overlapping);
@@ -189,22 +212,45 @@ export class SimUpstream {
               throw new UpstreamRejectedCredentials();
             });
         }
-        if (this.appKeys.get(tenantId) !== credentials.appKey) {
+        const app = this.apps.get(tenantId)!;
+        if (app.appKey !== credentials.appKey) {
           return answer(() => {
             throw new UpstreamRejectedCredentials();
           });
         }
-        if (operation === 'refreshToken' && (current === undefined || !this.isAlive(current.accessToken))) {
+        // The v3 API has no refresh endpoint; the v1 one does not know v3 tokens.
+        if (operation === 'refreshToken' && app.auth === 'v3') {
           return answer(() => {
             throw new UpstreamRefreshRejected();
           });
         }
-        const token = this.issue(operation, context, credentials.rank, current);
+        // v1 calls go to the prefix: one the tenant's environment is not at (any more) refuses them.
+        const standing = this.environments.standing(tenantId, baseUrl, this.loop.now);
+        if (app.auth === 'v1' && (standing === 'foreign' || standing === 'stale')) {
+          return answer(() => {
+            if (standing === 'stale' && this.staleAnswer === 'unavailable') throw new UpstreamUnavailable('it answered HTTP 502');
+            if (operation === 'refreshToken') throw new UpstreamRefreshRejected();
+            throw new UpstreamRejectedCredentials();
+          });
+        }
+        if (operation === 'refreshToken' && (current === undefined || !this.isAlive(current.accessToken) || this.issued.get(current.accessToken)!.baseUrl !== baseUrl)) {
+          return answer(() => {
+            throw new UpstreamRefreshRejected();
+          });
+        }
+        const token = this.issue(operation, context, credentials.rank, current, baseUrl, app.auth === 'v3' ? 'tenant' : undefined);
         this.onIssue?.(++this.issues, context.origin);
         if (fault === 'lost-answer') return; // issued (and killed whatever it kills), answer lost
         answer(() => {
           token.deliveredAt = this.loop.now;
-          return { accessToken: token.accessToken, refreshToken: `refresh-of-${token.accessToken}`, expireTime: token.expireTime, corporationId: 'FAKEcorp0001' };
+          return {
+            accessToken: token.accessToken,
+            refreshToken: `refresh-of-${token.accessToken}`,
+            expireTime: token.expireTime,
+            corporationId: 'FAKEcorp0001',
+            baseUrl: token.baseUrl,
+            ...(token.scope !== undefined && { scope: token.scope }),
+          };
         });
       });
     });
@@ -238,6 +284,8 @@ export class SimUpstream {
     context: CallContext,
     rank: number,
     current: IssuedToken | undefined,
+    baseUrl: string,
+    scope: string | undefined,
   ): IssuedRecord {
     const now = this.loop.now;
     const kills =
@@ -256,6 +304,8 @@ export class SimUpstream {
     const record: IssuedRecord = {
       tenantId: context.tenantId,
       accessToken: `fake-${context.tenantId}-${seq}`,
+      baseUrl,
+      ...(scope !== undefined && { scope }),
       expireTime: now + this.plan.tokenLifetimeMs,
       seq,
       rank,

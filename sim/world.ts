@@ -1,7 +1,8 @@
 /**
  * Runs one plan: N containers, each a real `TokenVendor` with its own clock (skewed), its own
  * secret cache and its own in-flight state, over one in-memory table (DynamoDB's conditional-write
- * semantics, proven by the conformance test) and one simulated upstream, all in simulated time.
+ * semantics, proven by the conformance test), one simulated upstream and one simulated location
+ * API, all in simulated time. Each tenant's secret is written as its `TenantConfig` says.
  * Refresh requests and the warmer run in refresher containers of their own, as Lambda runs them.
  * It returns what happened; `checker.ts` judges it.
  */
@@ -20,8 +21,9 @@ import type {
 } from '../functions/domain/types';
 import { VendingError } from '../functions/domain/errors';
 import { InMemoryTokenStore, type StoreFault, type StoreOperation } from './in-memory-token-store';
+import { SimEnvironments, SimLocationApi } from './location';
 import { seededRandom, SimLoop } from './loop';
-import { HORIZON_MS, MAX_SKEW_MS, SIM_SETTINGS, type SimPlan } from './plan';
+import { HORIZON_MS, MAX_SKEW_MS, SIM_SETTINGS, type SimPlan, type TenantConfig } from './plan';
 import { SimUpstream } from './upstream';
 
 export const SIM_START = Date.UTC(2026, 10, 25, 8, 0, 0);
@@ -65,11 +67,25 @@ export type StoreChange =
   | { readonly kind: 'retired'; readonly at: number; readonly tenantId: string; readonly accessToken: string }
   | { readonly kind: 'rank'; readonly at: number; readonly tenantId: string; readonly rank: number };
 
+/** A tenant as the world set it up. */
+export interface SimTenant {
+  readonly config: TenantConfig;
+  /** The secret's `baseUrl`, for `configured` tenants. */
+  readonly baseUrl?: string;
+  /** The secret's `corpId`, for `located` tenants. */
+  readonly corpId?: string;
+}
+
 export interface SimHistory {
   readonly plan: SimPlan;
+  readonly tenants: ReadonlyMap<string, SimTenant>;
   readonly requests: RequestRecord[];
   readonly changes: StoreChange[];
   readonly upstream: SimUpstream;
+  /** Every prefix lookup and what it named. */
+  readonly location: SimLocationApi;
+  /** Where each tenant's environment was, when. */
+  readonly environments: SimEnvironments;
   readonly store: InMemoryTokenStore;
   /** The tenant's item as it was at true time `at` (after every call applied by then). */
   stateAt(tenantId: string, at: number): TenantTokenState;
@@ -84,10 +100,30 @@ export interface SimHistory {
   readonly trace: string[];
 }
 
+/** What the world calls on a container's vendor (a planted bug may wrap the real one). */
+export type SimVendor = Pick<TokenVendor, 'vend' | 'invalidate' | 'refresh' | 'warmAll'>;
+
+/** What a planted bug may look at: the world as it is now. */
+export interface PlantView {
+  /** The prefix the location API names for the tenant now (its environment's current one). */
+  currentPrefix(tenantId: string): string;
+  readonly tenants: ReadonlyMap<string, SimTenant>;
+}
+
+export interface WorldOptions {
+  readonly trace?: boolean;
+  /** Replaces the in-memory store (a planted bug, in tests). */
+  readonly storeFactory?: (faults: ConstructorParameters<typeof InMemoryTokenStore>[0]) => InMemoryTokenStore;
+  /** Wraps every container's vendor (a planted bug, in tests). */
+  readonly wrapVendor?: (vendor: TokenVendor, world: PlantView) => SimVendor;
+  /** Wraps every container's secret source (a planted bug, in tests). */
+  readonly wrapCredentials?: (source: CredentialSource) => CredentialSource;
+}
+
 interface Container {
   readonly name: string;
   alive: boolean;
-  readonly vendor: TokenVendor;
+  readonly vendor: SimVendor;
 }
 
 const context = new AsyncLocalStorage<RequestRecord>();
@@ -95,7 +131,7 @@ const MAX_STEPS = 400_000;
 
 export const tenantName = (index: number) => `tenant${index}`;
 
-export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFactory?: (faults: ConstructorParameters<typeof InMemoryTokenStore>[0]) => InMemoryTokenStore } = {}): Promise<SimHistory> {
+export async function runPlan(plan: SimPlan, options: WorldOptions = {}): Promise<SimHistory> {
   const loop = new SimLoop(SIM_START);
   const random = seededRandom(plan.seed);
   const trace: string[] = [];
@@ -107,11 +143,30 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
 
   const tenants = Array.from({ length: plan.tenants }, (_, i) => tenantName(i));
   const appKeys = new Map(tenants.map((t) => [t, `fake-app-key-${t}`]));
+  // A configured tenant's prefix never moves; a located one starts at env0 and moves as planned.
+  const simTenants = new Map<string, SimTenant>(
+    tenants.map((t, i) => {
+      const config = plan.tenantConfigs[i] ?? { auth: 'v1', prefix: 'configured' };
+      return [t, config.prefix === 'configured' ? { config, baseUrl: `https://${t}.sim.invalid` } : { config, corpId: `FAKEcorp${i}` }];
+    }),
+  );
+  const environments = new SimEnvironments(
+    new Map(tenants.map((t) => [t, simTenants.get(t)!.baseUrl ?? `https://${t}-env0.sim.invalid`])),
+    plan.location.graceMs,
+  );
   const secretVersions = new Map(tenants.map((t) => [t, [{ from: SIM_START - 3_600_000, rank: SIM_START - 3_600_000 }]]));
   const currentSecret = (tenantId: string): TenantCredentials => {
     const versions = secretVersions.get(tenantId)!;
     const { rank } = versions[versions.length - 1]!;
-    return { appKey: appKeys.get(tenantId)!, appSecurity: `fake-app-security-${rank}`, baseUrl: 'https://sim.invalid', rank };
+    const { config, baseUrl, corpId } = simTenants.get(tenantId)!;
+    return {
+      appKey: appKeys.get(tenantId)!,
+      appSecurity: `fake-app-security-${rank}`,
+      ...(baseUrl !== undefined && { baseUrl }),
+      ...(corpId !== undefined && { corpId }),
+      authVersion: config.auth,
+      rank,
+    };
   };
 
   const blips: Array<readonly [number, number]> = [];
@@ -138,8 +193,19 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
       outages: plan.upstream.outages.map(([a, b]) => [SIM_START + a, SIM_START + b] as const),
     },
     random,
-    appKeys,
+    new Map(tenants.map((t) => [t, { appKey: appKeys.get(t)!, auth: simTenants.get(t)!.config.auth }])),
+    environments,
+    plan.location.staleAnswer,
   );
+  const location = new SimLocationApi(
+    loop,
+    { ...plan.location, outages: plan.location.outages.map(([a, b]) => [SIM_START + a, SIM_START + b] as const) },
+    random,
+    environments,
+    new Map([...simTenants].flatMap(([t, { corpId }]) => (corpId === undefined ? [] : [[corpId, t] as const]))),
+    log,
+  );
+  const plantView: PlantView = { currentPrefix: (tenantId) => environments.current(tenantId), tenants: simTenants };
 
   let storeCallCount = 0;
   /** The store as one container reaches it: latency both ways, nothing answered to the dead. */
@@ -247,9 +313,11 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
     const alive = () => container.alive;
     const clock: Clock = { now: () => loop.now + skewMs };
     const tenantOf = (credentials: TenantCredentials) => [...appKeys].find(([, key]) => key === credentials.appKey)![0];
-    (container as { vendor: TokenVendor }).vendor = new TokenVendor({
-      credentials: credentialsFor(secretMaxAgeMs, clock, alive),
+    const secrets = credentialsFor(secretMaxAgeMs, clock, alive);
+    const vendor = new TokenVendor({
+      credentials: options.wrapCredentials?.(secrets) ?? secrets,
       store: storeFor(alive, () => crashByName(name)),
+      locator: location.port(name, () => context.getStore()?.id ?? name, alive),
       upstream: upstream.port(
         (credentials) => {
           const tenantId = tenantOf(credentials);
@@ -277,13 +345,14 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
         notice: (message) => log(`${name} ${message}`),
       },
     });
+    (container as { vendor: SimVendor }).vendor = options.wrapVendor?.(vendor, plantView) ?? vendor;
     return container;
   };
 
   // Refreshers: each asynchronous invocation runs in a container of its own, which may die.
   let refresherRuns = 0;
   const refreshers = new Map<string, Container>();
-  const runRefresher = (label: string, work: (vendor: TokenVendor) => Promise<unknown>) => {
+  const runRefresher = (label: string, work: (vendor: SimVendor) => Promise<unknown>) => {
     const name = `refresher${++refresherRuns}`;
     const skew = Math.round((random() * 2 - 1) * MAX_SKEW_MS);
     const container = newContainer(name, skew, 0, undefined);
@@ -385,7 +454,7 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
         const list = held.get(tenantId) ?? [];
         if (list[list.length - 1] !== answer.accessToken) list.push(answer.accessToken);
         held.set(tenantId, list);
-        log(`${record.id} answered ${'outcome' in result ? `${result.outcome}, ` : ''}${answer.accessToken}`);
+        log(`${record.id} answered ${'outcome' in result ? `${result.outcome}, ` : ''}${answer.accessToken} at ${answer.baseUrl}`);
       },
       (error) => {
         if (!container.alive) return;
@@ -395,6 +464,13 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
       },
     );
   };
+
+  // Platform upgrades: from now on the location API names a new prefix for the tenant.
+  for (const move of plan.location.moves) {
+    const tenantId = tenantName(move.tenant);
+    if (simTenants.get(tenantId)?.config.prefix !== 'located') continue;
+    loop.schedule(move.at, () => log(`${tenantId} moved to ${environments.move(tenantId, loop.now)}`));
+  }
 
   for (const event of plan.events) {
     loop.schedule(event.at, () => {
@@ -421,5 +497,20 @@ export async function runPlan(plan: SimPlan, options: { trace?: boolean; storeFa
   }
 
   const idle = await loop.run(SIM_START + HORIZON_MS + 120_000, MAX_STEPS);
-  return { plan, requests, changes, upstream, store, stateAt, statesBetween, secretVersions, storeCalls, runaway: !idle, trace };
+  return {
+    plan,
+    tenants: simTenants,
+    requests,
+    changes,
+    upstream,
+    location,
+    environments,
+    store,
+    stateAt,
+    statesBetween,
+    secretVersions,
+    storeCalls,
+    runaway: !idle,
+    trace,
+  };
 }

@@ -17,10 +17,15 @@ export interface CredentialParsing {
   readonly allowLoopbackHttp: boolean;
 }
 
+/** Enterprise ids are short letters and digits (`1NUaicKTEw0000`); anything else is not one. */
+const CORP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
 const secretSchema = z.object({
   appKey: z.string().check(z.trim(), z.minLength(1)),
   appSecurity: z.string().check(z.minLength(1)),
   baseUrl: z.optional(z.string().check(z.minLength(1))),
+  corpId: z.optional(z.string().check(z.trim(), z.regex(CORP_ID_PATTERN))),
+  authVersion: z.optional(z.enum(['v1', 'v3'])),
 });
 
 /**
@@ -41,11 +46,22 @@ export function parseTenantSecret(tenantId: string, raw: unknown, parsing: Crede
     const fields = [...new Set(parsed.error.issues.map((issue) => issue.path.join('.') || '(root)'))];
     throw new TenantMisconfigured(tenantId, `invalid or missing ${fields.join(', ')}`);
   }
-  const baseUrl = normaliseBaseUrl(parsed.data.baseUrl ?? parsing.defaultBaseUrl, parsing.allowLoopbackHttp);
-  if (baseUrl === undefined) {
+  const { appKey, appSecurity, corpId } = parsed.data;
+  const authVersion = parsed.data.authVersion ?? 'v1';
+  // `baseUrl` wins over `corpId`; with `corpId` alone the prefix is looked up; with neither, the default.
+  const given = parsed.data.baseUrl ?? (corpId === undefined ? parsing.defaultBaseUrl : undefined);
+  const baseUrl = given === undefined ? undefined : normaliseBaseUrl(given, parsing.allowLoopbackHttp);
+  if (given !== undefined && baseUrl === undefined) {
     throw new TenantMisconfigured(tenantId, 'baseUrl must be an https URL without query or fragment');
   }
-  return { appKey: parsed.data.appKey, appSecurity: parsed.data.appSecurity, baseUrl, rank };
+  return {
+    appKey,
+    appSecurity,
+    ...(baseUrl !== undefined && { baseUrl }),
+    ...(corpId !== undefined && { corpId }),
+    authVersion,
+    rank,
+  };
 }
 
 /** Accepts `https://host[/prefix][/]` (the location API returns a trailing slash); undefined otherwise. */

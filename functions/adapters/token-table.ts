@@ -135,14 +135,20 @@ export class DynamoTokenTable implements TokenStore {
     owner: string,
     token: Omit<CachedToken, 'version' | 'retiredAt' | 'doubtedAt'>,
   ): Promise<WriteResult> {
+    // Optional attributes are set when the token has them and removed otherwise, so that no
+    // attribute of the previous token survives into the new one.
+    const optional = { [A.baseUrl]: token.baseUrl, [A.scope]: token.scope };
+    const setOptional = Object.entries(optional).filter(([, v]) => v !== undefined).map(([k]) => `, #${k} = :${k}`);
+    const removeOptional = Object.entries(optional).filter(([, v]) => v === undefined).map(([k]) => `, #${k}`);
     return this.conditionalUpdate(tenantId, {
       UpdateExpression:
         'SET #accessToken = :accessToken, #refreshToken = :refreshToken, #expireTime = :expireTime, ' +
         '#corporationId = :corporationId, #issuedAt = :issuedAt, #fingerprint = :fingerprint, ' +
-        '#tokenCredentialRank = :tokenCredentialRank, #v = #v + :one, #ttl = :ttl ' +
-        'REMOVE #leaseOwner, #leaseExpiresAt, #retiredAt, #doubtedAt, #failureCode, #failureAt, #failureLeaseOwner',
+        `#tokenCredentialRank = :tokenCredentialRank, #v = #v + :one, #ttl = :ttl${setOptional.join('')} ` +
+        `REMOVE #leaseOwner, #leaseExpiresAt, #retiredAt, #doubtedAt, #failureCode, #failureAt, #failureLeaseOwner${removeOptional.join('')}`,
       ConditionExpression: HOLDS_LEASE,
       ExpressionAttributeValues: {
+        ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined).map(([k, v]) => [`:${k}`, v])),
         ':owner': owner,
         ':accessToken': token.accessToken,
         ':refreshToken': token.refreshToken,
@@ -266,6 +272,8 @@ function toState(tenantId: string, item: Item | undefined): TenantTokenState {
           refreshToken: String(item[A.refreshToken] ?? ''),
           expireTime: Number(item[A.expireTime]),
           corporationId: String(item[A.corporationId] ?? ''),
+          ...(typeof item[A.baseUrl] === 'string' && { baseUrl: item[A.baseUrl] as string }),
+          ...(typeof item[A.scope] === 'string' && { scope: item[A.scope] as string }),
           issuedAt: Number(item[A.issuedAt] ?? 0),
           fingerprint: String(item[A.fingerprint] ?? ''),
           credentialRank: Number(item[A.tokenCredentialRank] ?? 0),

@@ -15,7 +15,7 @@
  * tenant's secret than one any container has recorded.
  */
 import { LEASE_GUARD_MS } from '../../contract/lease-timing';
-import type { CachedToken, RecordedFailure, TenantTokenState } from './types';
+import type { AuthVersion, CachedToken, RecordedFailure, TenantCredentials, TenantTokenState } from './types';
 import type { SupersededReason } from './vendor-events';
 
 export interface TokenPolicySettings {
@@ -240,8 +240,11 @@ export function nextUpstreamOperation(
   identity: Identity,
   now: number,
   refreshFailedInThisLease: boolean,
+  authVersion: AuthVersion = 'v1',
 ): UpstreamOperationChoice {
+  // The docs document no refresh for v3 tokens: they are renewed with getAccessToken only.
   const refreshable =
+    authVersion === 'v1' &&
     token !== undefined &&
     token.retiredAt === undefined &&
     token.fingerprint === identity.fingerprint &&
@@ -249,6 +252,37 @@ export function nextUpstreamOperation(
     token.refreshToken.length > 0 &&
     now < token.expireTime;
   return refreshable && !refreshFailedInThisLease ? 'refreshToken' : 'getAccessToken';
+}
+
+/**
+ * The prefix a refresh is sent to: the one the token was issued at (a refresh is answered where
+ * the token lives), else the tenant's configured one (tokens stored before prefixes were recorded).
+ */
+export function refreshPrefix(token: CachedToken, credentials: TenantCredentials): string {
+  return answerPrefix(token, credentials);
+}
+
+/**
+ * When the location API cannot be reached, the prefix a new token is fetched at: the one an
+ * earlier lookup of this lease named (newer than any stored token's: the fallback never goes back
+ * to a prefix the tenant has moved away from), else the one the tenant's current token was issued
+ * at, if that token is of the same identity (secret). None otherwise: the fetch fails as the
+ * lookup did, and is retried.
+ */
+export function lastKnownPrefix(token: CachedToken | undefined, identity: Identity, lookedUpInThisLease?: string): string | undefined {
+  if (lookedUpInThisLease !== undefined) return lookedUpInThisLease;
+  return token !== undefined && token.fingerprint === identity.fingerprint ? token.baseUrl : undefined;
+}
+
+/**
+ * The prefix a caller is told to use a token at: the one it was issued at; for tokens stored
+ * before prefixes were recorded, the tenant's configured one. A tenant configured by `corpId`
+ * alone has a fingerprint no such token carries, so one of the two is always there.
+ */
+export function answerPrefix(token: CachedToken, credentials: TenantCredentials): string {
+  const prefix = token.baseUrl ?? credentials.baseUrl;
+  if (prefix === undefined) throw new Error('a token without a prefix, for a tenant configured without one');
+  return prefix;
 }
 
 /** An attempt with less time than this left is not worth starting. */

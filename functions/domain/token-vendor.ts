@@ -24,7 +24,9 @@ import { credentialFingerprint } from './fingerprint';
 import {
   afterFailedRetire,
   afterFailedStore,
+  answerPrefix,
   answerToReport,
+  lastKnownPrefix,
   outdatedBySecret,
   backoffDelay,
   callerStep,
@@ -36,6 +38,7 @@ import {
   pollRoundAt,
   readMayEndWait,
   refresherStep,
+  refreshPrefix,
   servableUntil,
   UPSTREAM_RETRY_BASE_MS,
   WAIT_BASE_MS,
@@ -53,6 +56,8 @@ import {
   type Clock,
   type CredentialSource,
   type IssuedToken,
+  type LocatedCredentials,
+  type PrefixLocator,
   type RefreshTrigger,
   type TenantCredentials,
   type TenantTokenState,
@@ -87,6 +92,11 @@ export interface TokenVendorDependencies {
   readonly credentials: CredentialSource;
   readonly store: TokenStore;
   readonly upstream: UpstreamAuth;
+  /**
+   * Looks up the environment prefix of tenants whose secret gives `corpId` instead of `baseUrl`.
+   * Without one, such tenants get TENANT_MISCONFIGURED.
+   */
+  readonly locator?: PrefixLocator;
   /** Where refreshes of refresh-due tokens run; without one, callers never trigger refreshes. */
   readonly refresher?: RefreshTrigger;
   readonly settings: TokenVendorSettings;
@@ -183,6 +193,7 @@ export class TokenVendor {
   private readonly credentials: CredentialSource;
   private readonly store: TokenStore;
   private readonly upstream: UpstreamAuth;
+  private readonly locator: PrefixLocator | undefined;
   private readonly refresher: RefreshTrigger | undefined;
   private readonly settings: TokenVendorSettings;
   private readonly clock: Clock;
@@ -208,6 +219,7 @@ export class TokenVendor {
     this.credentials = dependencies.credentials;
     this.store = dependencies.store;
     this.upstream = dependencies.upstream;
+    this.locator = dependencies.locator;
     this.refresher = dependencies.refresher;
     this.settings = dependencies.settings;
     this.clock = dependencies.clock ?? systemClock;
@@ -256,7 +268,7 @@ export class TokenVendor {
           if (step.afterFailedRefresh) this.events.servedStale();
           if (waitStartedAt === undefined) this.events.cacheHit();
           else this.events.leaseWait('served', now - waitStartedAt);
-          return this.toVended(tenantId, step.token);
+          return this.toVended(tenantId, step.token, credentials);
 
         case 'reload-credentials':
           credentialsReloaded = true;
@@ -287,14 +299,14 @@ export class TokenVendor {
               this.events.leaseWait('timed-out', this.clock.now() - waitStartedAt);
               throw new TokenRefreshInProgress(1);
             }
-            if (outcome.kind === 'unstored') return this.toVended(tenantId, outcome.token);
+            if (outcome.kind === 'unstored') return this.toVended(tenantId, outcome.token, credentials);
             if (outcome.kind === 'failed') throw outcome.error;
             // A token another request stored may have been retired since: read it again, sharing
             // the read with every other request that waited on the same lease.
             notBefore = outcome.readsFrom;
           } else {
             const outcome = await this.fetchUnderLease(tenantId, state, credentials, identity, step.markTokenInDoubt, deadline);
-            if (outcome.kind === 'stored' || outcome.kind === 'unstored') return this.toVended(tenantId, outcome.token);
+            if (outcome.kind === 'stored' || outcome.kind === 'unstored') return this.toVended(tenantId, outcome.token, credentials);
             if (outcome.kind === 'failed') throw outcome.error;
             // Lost: the read must show what won, so it is sent after the loss.
             await this.pause(waitAttempt++, deadline);
@@ -310,7 +322,7 @@ export class TokenVendor {
           const local = this.fetches.get(tenantId);
           if (local !== undefined) {
             const outcome = await this.waitFor(local, waitStartedAt, deadline);
-            if (outcome?.kind === 'unstored') return this.toVended(tenantId, outcome.token);
+            if (outcome?.kind === 'unstored') return this.toVended(tenantId, outcome.token, credentials);
             notBefore = outcome?.readsFrom ?? startedFrom;
           } else {
             // The holder is elsewhere: poll for its result together with every other request of
@@ -478,7 +490,7 @@ export class TokenVendor {
 
     let issued: IssuedToken;
     try {
-      issued = await this.callUpstream(credentials, identity, state.token, actUntil);
+      issued = await this.callUpstream(tenantId, credentials, identity, state.token, actUntil);
     } catch (error) {
       await this.release(tenantId, lease.owner, error, actUntil);
       return { kind: 'failed', error };
@@ -555,26 +567,35 @@ export class TokenVendor {
    * transient failures with jittered backoff, never past the moment the holder must stop acting.
    */
   private async callUpstream(
+    tenantId: string,
     credentials: TenantCredentials,
     identity: Identity,
     current: CachedToken | undefined,
     actUntil: number,
   ): Promise<IssuedToken> {
     let refreshFailed = false;
+    /** The prefix this lease's last successful lookup named. */
+    const located: { prefix?: string } = {};
     let lastError: unknown = new UpstreamUnavailable('no time left to call it');
     for (let attempt = 0; attempt < this.settings.upstreamMaxAttempts; ) {
       const startedAt = this.clock.now();
       const remaining = actUntil - startedAt;
       if (remaining < MIN_ATTEMPT_MS) break;
-      const operation = nextUpstreamOperation(current, identity, startedAt, refreshFailed);
+      const operation = nextUpstreamOperation(current, identity, startedAt, refreshFailed, credentials.authVersion);
       if (operation === 'getAccessToken' && refreshFailed) this.events.refreshFellBack();
       const signal = this.timers.abortAfter(Math.min(this.settings.upstreamTimeoutMs, remaining));
       let issued: IssuedToken;
       try {
+        // A refresh goes to the prefix the token lives at; a new token to the prefix looked up now.
         issued =
           operation === 'refreshToken'
-            ? await this.upstream.refreshToken(credentials, current!, { lifetimeDays: this.settings.refreshLifetimeDays }, signal)
-            : await this.upstream.getAccessToken(credentials, signal);
+            ? await this.upstream.refreshToken(
+                { ...credentials, baseUrl: refreshPrefix(current!, credentials) },
+                current!,
+                { lifetimeDays: this.settings.refreshLifetimeDays },
+                signal,
+              )
+            : await this.upstream.getAccessToken(await this.locate(tenantId, credentials, identity, current, located, signal), signal);
       } catch (error) {
         this.events.upstreamCall(operation, 'failed', this.clock.now() - startedAt);
         // Rejected credentials (403 from getAccessToken) and unknown errors end the lease's attempts.
@@ -597,6 +618,33 @@ export class TokenVendor {
       return issued;
     }
     throw lastError instanceof UpstreamRefreshRejected ? new UpstreamUnavailable('refresh was refused') : lastError;
+  }
+
+  /**
+   * The credentials with the prefix to fetch a new token at: the secret's, or the one the location
+   * API names now, or (when the lookup fails) the one the tenant's current token was issued at.
+   */
+  private async locate(
+    tenantId: string,
+    credentials: TenantCredentials,
+    identity: Identity,
+    current: CachedToken | undefined,
+    located: { prefix?: string },
+    signal: AbortSignal,
+  ): Promise<LocatedCredentials> {
+    if (credentials.baseUrl !== undefined) return { ...credentials, baseUrl: credentials.baseUrl };
+    if (this.locator === undefined || credentials.corpId === undefined) {
+      throw new TenantMisconfigured(tenantId, 'the secret gives corpId, but no location service is configured');
+    }
+    try {
+      located.prefix = await this.locator.locate(tenantId, credentials.corpId, signal);
+      return { ...credentials, baseUrl: located.prefix };
+    } catch (error) {
+      const lastKnown = lastKnownPrefix(current, identity, located.prefix);
+      if (!(error instanceof UpstreamUnavailable) || lastKnown === undefined) throw error;
+      this.events.notice('prefix lookup failed, using the last known prefix', { tenantId, error: errorName(error) });
+      return { ...credentials, baseUrl: lastKnown };
+    }
   }
 
   /** Asks for a refresh elsewhere; never fails the caller, never waits long. */
@@ -772,12 +820,14 @@ export class TokenVendor {
     await this.timers.sleep(Math.max(0, Math.min(delay, until - this.clock.now())));
   }
 
-  private toVended(tenantId: string, token: CachedToken): VendedToken {
+  private toVended(tenantId: string, token: CachedToken, credentials: TenantCredentials): VendedToken {
     return {
       tenantId,
       accessToken: token.accessToken,
       corporationId: token.corporationId,
       expireTime: servableUntil(token, this.settings),
+      baseUrl: answerPrefix(token, credentials),
+      ...(token.scope !== undefined && { scope: token.scope }),
     };
   }
 }

@@ -1,10 +1,21 @@
 /** The shapes the vendor works with, and the ports its adapters implement. No AWS here. */
 
+/** Which auth API a tenant's app uses (`authVersion` in its secret). */
+export type AuthVersion = 'v1' | 'v3';
+
 export interface TenantCredentials {
   readonly appKey: string;
   readonly appSecurity: string;
-  /** Without a trailing slash. */
-  readonly baseUrl: string;
+  /**
+   * The tenant's environment prefix (`https://dd2.hosecloud.com`), without a trailing slash: the
+   * secret's `baseUrl`, or the default one. Undefined when the secret gives `corpId` instead: the
+   * prefix is then looked up (`PrefixLocator`) whenever a token is fetched with getAccessToken.
+   */
+  readonly baseUrl?: string;
+  /** The enterprise id, for the prefix lookup. */
+  readonly corpId?: string;
+  /** `v1`: getAccessToken and refresh at the prefix; `v3`: getAccessToken on the v3 host, no refresh. */
+  readonly authVersion: AuthVersion;
   /**
    * Orders the versions of the tenant's secret: higher is newer. Secrets Manager: the version's
    * `CreatedDate` in ms; a fixed map (local mode, tests): 0. Tokens remember the rank they were
@@ -13,6 +24,9 @@ export interface TenantCredentials {
   readonly rank: number;
 }
 
+/** Credentials with the prefix the upstream call is for: what the upstream adapter is given. */
+export type LocatedCredentials = TenantCredentials & { readonly baseUrl: string };
+
 /** What the upstream returns from getAccessToken and refreshToken. */
 export interface IssuedToken {
   readonly accessToken: string;
@@ -20,6 +34,13 @@ export interface IssuedToken {
   /** Millisecond epoch at which the upstream stops accepting the token. */
   readonly expireTime: number;
   readonly corporationId: string;
+  /**
+   * The environment prefix the token is valid for (no trailing slash). Tokens stored before
+   * prefixes were recorded have none: their tenant's configured prefix applies.
+   */
+  readonly baseUrl?: string;
+  /** v3 only: `tenant` or `platform`. */
+  readonly scope?: string;
 }
 
 /** A token as the table keeps it. */
@@ -79,6 +100,10 @@ export interface VendedToken {
   readonly corporationId: string;
   /** Upstream expireTime minus the safety margin: the caller must not use the token after it. */
   readonly expireTime: number;
+  /** The environment prefix to call the Open API at with this token, without a trailing slash. */
+  readonly baseUrl: string;
+  /** v3 tokens: `tenant` or `platform`. */
+  readonly scope?: string;
 }
 
 export interface Clock {
@@ -118,14 +143,23 @@ export interface RefreshOptions {
 /** Port: the Ekuaibao auth API. */
 export interface UpstreamAuth {
   /** @throws UpstreamRejectedCredentials, UpstreamUnavailable */
-  getAccessToken(credentials: TenantCredentials, signal: AbortSignal): Promise<IssuedToken>;
+  getAccessToken(credentials: LocatedCredentials, signal: AbortSignal): Promise<IssuedToken>;
   /** @throws UpstreamRefreshRejected, UpstreamUnavailable */
   refreshToken(
-    credentials: TenantCredentials,
+    credentials: LocatedCredentials,
     current: IssuedToken,
     options: RefreshOptions,
     signal: AbortSignal,
   ): Promise<IssuedToken>;
+}
+
+/** Port: the Ekuaibao location API, which names an enterprise's current environment prefix. */
+export interface PrefixLocator {
+  /**
+   * The prefix of `corpId`'s environment, without a trailing slash.
+   * @throws TenantMisconfigured (an answer that is not an https URL), UpstreamUnavailable
+   */
+  locate(tenantId: string, corpId: string, signal: AbortSignal): Promise<string>;
 }
 
 /**

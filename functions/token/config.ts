@@ -11,6 +11,8 @@ export interface ServiceConfig {
   readonly tableName: string;
   readonly secretPrefix: string;
   readonly defaultBaseUrl: string;
+  readonly locationBaseUrl: string;
+  readonly v3AuthBaseUrl: string;
   readonly secretMaxAgeSeconds: number;
   readonly warmHorizonMs: number;
   readonly refresherFunctionName?: string;
@@ -30,6 +32,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tableName: resources.tableName,
     secretPrefix: s.secretPrefix,
     defaultBaseUrl: s.defaultBaseUrl,
+    locationBaseUrl: s.locationBaseUrl,
+    v3AuthBaseUrl: s.v3AuthBaseUrl,
     secretMaxAgeSeconds: s.secretMaxAgeSeconds,
     warmHorizonMs: warmHorizonSeconds(s) * 1000,
     ...(resources.refresherFunctionName !== undefined && { refresherFunctionName: resources.refresherFunctionName }),

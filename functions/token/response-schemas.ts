@@ -9,12 +9,14 @@
 export const TOKEN_ANSWER_SCHEMA = {
   title: 'Token',
   type: 'object',
-  required: ['tenantId', 'accessToken', 'corporationId', 'expireTime'],
+  required: ['tenantId', 'accessToken', 'corporationId', 'expireTime', 'baseUrl'],
   properties: {
     tenantId: { type: 'string' },
     accessToken: { type: 'string', description: 'Pass as the URL-encoded accessToken query parameter of Ekuaibao Open API calls' },
     corporationId: { type: 'string' },
     expireTime: { type: 'integer', description: 'Milliseconds since the epoch until which the token may be used' },
+    baseUrl: { type: 'string', description: "The tenant's environment prefix to call the Open API at with this token, without a trailing slash" },
+    scope: { type: 'string', description: 'v3 tokens only: tenant or platform' },
   },
 } as const;
 

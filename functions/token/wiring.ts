@@ -13,7 +13,7 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
 import { type AwsCallLimits, awsCallLimits, DYNAMODB_ATTEMPTS, sharedRequestHandler, withCallLimits } from '../adapters/aws-call-limits';
-import { EkuaibaoClient } from '../adapters/ekuaibao-client';
+import { EkuaibaoClient, EkuaibaoLocator } from '../adapters/ekuaibao-client';
 import { BackgroundRefreshTrigger, LambdaRefreshTrigger } from '../adapters/refresh-trigger';
 import { SecretsManagerCredentials } from '../adapters/tenant-credentials';
 import { DynamoTokenTable } from '../adapters/token-table';
@@ -37,6 +37,8 @@ export interface VendorWiring {
   readonly dynamoDb?: DynamoDBClientConfig;
   /** The STS client's configuration (tests point it at a stand-in), merged with the call limits. */
   readonly sts?: STSClientConfig;
+  /** Local mode: the location API may name a prefix on loopback over plain http (the simulator). */
+  readonly allowLoopbackHttp?: boolean;
   /** Replaces the tenant sessions (tests); default: sessions of `TENANT_ROLE_ARN`, when set. */
   readonly sessions?: TenantSessions;
   readonly upstream?: UpstreamAuth;
@@ -147,7 +149,8 @@ export function wireVendor(wiring: VendorWiring): WiredVendor {
   const vendor: TokenVendor = new TokenVendor({
     credentials,
     store,
-    upstream: wiring.upstream ?? new EkuaibaoClient(),
+    upstream: wiring.upstream ?? new EkuaibaoClient({ v3BaseUrl: config.v3AuthBaseUrl }),
+    locator: new EkuaibaoLocator({ baseUrl: config.locationBaseUrl, allowLoopbackHttp: wiring.allowLoopbackHttp ?? false }),
     refresher,
     settings: config.vendor,
     events,

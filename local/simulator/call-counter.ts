@@ -1,21 +1,30 @@
 import type { SimulatorCounters, SimulatorEndpoint } from './types';
 
+type PerEndpoint = Record<SimulatorEndpoint, number>;
+type Peaks = SimulatorCounters['inFlightMax'];
+
+const zeroCalls = (): PerEndpoint => ({ getAccessToken: 0, refreshToken: 0, protected: 0, location: 0, getAccessTokenV3: 0 });
+const zeroPeaks = (): Peaks => ({ getAccessToken: 0, refreshToken: 0, getAccessTokenV3: 0, location: 0 });
+
+// The protected endpoint stands in for the callers' own traffic; its peak tells nothing.
+const hasPeak = (endpoint: SimulatorEndpoint): endpoint is keyof Peaks => endpoint !== 'protected';
+
 /**
- * Calls per endpoint, 403s, and the peak of concurrent calls. The peak is what tells a
- * single-flight client apart from one that stampedes the slow token endpoint.
+ * Calls per endpoint, refusals, and the peak of concurrent calls. The peak is what tells a
+ * single-flight client apart from one that stampedes the slow token endpoints (or the lookup).
  */
 export class CallCounter {
-  private calls = { getAccessToken: 0, refreshToken: 0, protected: 0 };
+  private calls = zeroCalls();
   private rejectedCount = 0;
   // Current in-flight counts survive reset(): the calls are still open and will decrement later.
-  private readonly inFlight = { getAccessToken: 0, refreshToken: 0, protected: 0 };
-  private inFlightMax = { getAccessToken: 0, refreshToken: 0 };
+  private readonly inFlight = zeroCalls();
+  private inFlightMax = zeroPeaks();
 
   /** Counts a call on arrival; the returned function marks it finished (call it once). */
   arrive(endpoint: SimulatorEndpoint): () => void {
     this.calls[endpoint]++;
     this.inFlight[endpoint]++;
-    if (endpoint !== 'protected') {
+    if (hasPeak(endpoint)) {
       this.inFlightMax[endpoint] = Math.max(this.inFlightMax[endpoint], this.inFlight[endpoint]);
     }
     let done = false;
@@ -39,8 +48,8 @@ export class CallCounter {
   }
 
   reset(): void {
-    this.calls = { getAccessToken: 0, refreshToken: 0, protected: 0 };
+    this.calls = zeroCalls();
     this.rejectedCount = 0;
-    this.inFlightMax = { getAccessToken: 0, refreshToken: 0 };
+    this.inFlightMax = zeroPeaks();
   }
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvalidSimulatorInput } from './schemas';
+import { environmentMoveSchema, InvalidSimulatorInput, parseOrThrow } from './schemas';
 import { parseJson, readBody, sendJson } from './http-io';
 import type { Simulator, SimulatorSettings } from './types';
 
@@ -10,8 +10,8 @@ import type { Simulator, SimulatorSettings } from './types';
  */
 export type ControlTarget = Pick<
   Simulator,
-  'counters' | 'reset' | 'configure' | 'addCredential' | 'injectFault' | 'clearFaults'
-> & { settings(): SimulatorSettings };
+  'counters' | 'reset' | 'configure' | 'addCredential' | 'injectFault' | 'clearFaults' | 'moveEnvironment' | 'locationOf'
+> & { settings(): SimulatorSettings; environments(): Record<string, string> };
 
 type ControlAction = (target: ControlTarget, body: unknown) => unknown;
 
@@ -29,6 +29,15 @@ const CONTROL_ROUTES: Record<string, Record<string, ControlAction>> = {
   '/__simulator/faults': {
     POST: (t, body) => (t.injectFault(body as never), { ok: true }),
     DELETE: (t) => (t.clearFaults(), { ok: true }),
+  },
+  // corporationId → what the location lookup answers. POST {corporationId, baseUrl} moves one.
+  '/__simulator/environments': {
+    GET: (t) => t.environments(),
+    POST: (t, body) => {
+      const { corporationId, baseUrl } = parseOrThrow(environmentMoveSchema, 'environment move', body);
+      t.moveEnvironment(corporationId, baseUrl);
+      return { corporationId, location: t.locationOf(corporationId) };
+    },
   },
 };
 

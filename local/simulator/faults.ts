@@ -1,4 +1,5 @@
 import type { Fault, SimulatorEndpoint } from './types';
+import type { ErrorDialect } from './upstream-routes';
 
 interface ArmedFault {
   fault: Fault;
@@ -33,7 +34,7 @@ export class FaultBook {
 
 /** What an injected fault does to the call it matched. */
 export type FaultEffect =
-  | { kind: 'answer'; status: number; body: unknown }
+  | { kind: 'answer'; status: number; body: unknown; refused: boolean }
   | { kind: 'raw'; status: number; text: string }
   | { kind: 'delay'; ms: number }
   | { kind: 'hang' }
@@ -42,16 +43,22 @@ export type FaultEffect =
 const DEFAULT_MALFORMED_BODY = '<html><body>502 Bad Gateway: oops</body></html>';
 
 /**
- * @param rejection the endpoint's own 403 body, so an injected 403 is indistinguishable from
- *   a real refusal; other statuses get an error in the same envelope the endpoint uses.
+ * @param dialect the endpoint's own error bodies, so an injected 403 is indistinguishable from
+ *   a real refusal and other statuses get an error in the shape the endpoint uses.
  */
-export function faultEffect(fault: Fault, rejection: { body: unknown; wrapped: boolean }): FaultEffect {
+export function faultEffect(fault: Fault, dialect: ErrorDialect): FaultEffect {
   switch (fault.mode) {
     case 'status': {
       const status = fault.status ?? 500;
-      if (status === 403) return { kind: 'answer', status, body: rejection.body };
-      const error = { errorCode: status, errorMessage: 'simulated upstream fault', errorDetail: null };
-      return { kind: 'answer', status, body: rejection.wrapped ? { value: error } : error };
+      if (status === 403) return { kind: 'answer', status, body: dialect.rejection, refused: true };
+      return { kind: 'answer', status, body: dialect.error(status), refused: false };
+    }
+    case 'envelope': {
+      // The schema keeps this mode to v3, the one endpoint with an envelope.
+      const reply = dialect.envelope?.(fault.code ?? '500');
+      if (!reply) throw new Error('envelope fault on an endpoint without an envelope');
+      const status = fault.status ?? reply.status;
+      return { kind: 'answer', status, body: reply.body, refused: reply.refused === true || status === 403 };
     }
     case 'delay':
       return { kind: 'delay', ms: fault.delayMs ?? 0 };

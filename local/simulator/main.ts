@@ -30,10 +30,12 @@ if (usingDemoCredential) {
   console.log(`try: curl -s -X POST -H 'content-type: application/json' \\
   -d '{"appKey":"demo-app-key","appSecurity":"demo-app-security-not-a-secret"}' \\
   ${simulator.baseUrl}/api/openapi/v1/auth/getAccessToken`);
+  console.log(`also: the same body to ${simulator.baseUrl}/auth/openApi/v3/getAccessToken (v3 envelope), and
+  curl -s '${simulator.baseUrl}/api/openapi/v2/location?corpId=${credentials[0]!.corporationId}'`);
 } else {
   console.log(`credentials for corporations: ${credentials.map((c) => c.corporationId).join(', ')}`);
 }
-console.log(`control: GET ${simulator.baseUrl}/__simulator/counters (also reset, settings, credentials, faults)`);
+console.log(`control: GET ${simulator.baseUrl}/__simulator/counters (also reset, settings, credentials, faults, environments)`);
 
 let stopping = false;
 async function stop(signal: NodeJS.Signals): Promise<void> {

@@ -5,11 +5,17 @@ import { faultEffect, type FaultBook } from './faults';
 import { readBody, sendJson, sendRaw } from './http-io';
 import {
   API_UNAUTHORIZED,
+  bareDialect,
   getAccessToken,
+  getAccessTokenV3,
+  KEY_INVALID,
+  location,
   protectedCall,
   refreshToken,
   REFRESH_UNAUTHORIZED,
-  KEY_INVALID,
+  v3Dialect,
+  wrappedDialect,
+  type ErrorDialect,
   type Reply,
   type UpstreamCall,
   type UpstreamContext,
@@ -20,14 +26,16 @@ interface UpstreamRoute {
   method: 'GET' | 'POST';
   endpoint: SimulatorEndpoint;
   handle(ctx: UpstreamContext, call: UpstreamCall): Promise<Reply>;
-  /** The endpoint's own refusal, reused for injected 403s; `wrapped` = errors sit in `value`. */
-  rejection: { body: unknown; wrapped: boolean };
+  /** The endpoint's error bodies, reused for injected faults. */
+  dialect: ErrorDialect;
 }
 
-const UPSTREAM_ROUTES: ReadonlyMap<string, UpstreamRoute> = new Map<string, UpstreamRoute>([
+// Served at the root and under every corporation's address prefix on this server: these are
+// the calls the docs tie to the enterprise's environment.
+const ENVIRONMENT_ROUTES: ReadonlyMap<string, UpstreamRoute> = new Map<string, UpstreamRoute>([
   [
     '/api/openapi/v1/auth/getAccessToken',
-    { method: 'POST', endpoint: 'getAccessToken', handle: getAccessToken, rejection: { body: KEY_INVALID.body, wrapped: true } },
+    { method: 'POST', endpoint: 'getAccessToken', handle: getAccessToken, dialect: wrappedDialect(KEY_INVALID) },
   ],
   [
     '/api/openapi/v2/auth/refreshToken',
@@ -35,7 +43,7 @@ const UPSTREAM_ROUTES: ReadonlyMap<string, UpstreamRoute> = new Map<string, Upst
       method: 'POST',
       endpoint: 'refreshToken',
       handle: (ctx, call) => refreshToken(ctx, call, 'default'),
-      rejection: { body: REFRESH_UNAUTHORIZED.body, wrapped: true },
+      dialect: wrappedDialect(REFRESH_UNAUTHORIZED),
     },
   ],
   [
@@ -44,12 +52,22 @@ const UPSTREAM_ROUTES: ReadonlyMap<string, UpstreamRoute> = new Map<string, Upst
       method: 'POST',
       endpoint: 'refreshToken',
       handle: (ctx, call) => refreshToken(ctx, call, 'expireDate'),
-      rejection: { body: REFRESH_UNAUTHORIZED.body, wrapped: true },
+      dialect: wrappedDialect(REFRESH_UNAUTHORIZED),
     },
   ],
   [
     '/api/openapi/v1/staffs',
-    { method: 'GET', endpoint: 'protected', handle: protectedCall, rejection: { body: API_UNAUTHORIZED.body, wrapped: false } },
+    { method: 'GET', endpoint: 'protected', handle: protectedCall, dialect: bareDialect(API_UNAUTHORIZED) },
+  ],
+]);
+
+// Served at the root only: upstream they live on fixed hosts (app.ekuaibao.com for the lookup,
+// open.hosecloud.com for v3), not under an enterprise's prefix.
+const ROOT_ROUTES: ReadonlyMap<string, UpstreamRoute> = new Map<string, UpstreamRoute>([
+  ['/api/openapi/v2/location', { method: 'GET', endpoint: 'location', handle: location, dialect: bareDialect(API_UNAUTHORIZED) }],
+  [
+    '/auth/openApi/v3/getAccessToken',
+    { method: 'POST', endpoint: 'getAccessTokenV3', handle: getAccessTokenV3, dialect: v3Dialect },
   ],
 ]);
 
@@ -70,7 +88,14 @@ export class SimulatorClosed extends Error {
   }
 }
 
-async function serveUpstream(deps: RouterDeps, route: UpstreamRoute, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+async function serveUpstream(
+  deps: RouterDeps,
+  route: UpstreamRoute,
+  pathPrefix: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
   // Counted on arrival, before any fault, so a test can see that a call was attempted even
   // when the injected fault swallowed it.
   const finished = deps.counter.arrive(route.endpoint);
@@ -79,7 +104,7 @@ async function serveUpstream(deps: RouterDeps, route: UpstreamRoute, req: Incomi
 
   const fault = deps.faults.take(route.endpoint);
   if (fault) {
-    const effect = faultEffect(fault, route.rejection);
+    const effect = faultEffect(fault, route.dialect);
     switch (effect.kind) {
       case 'hang':
         return; // the socket stays open until the client gives up or close() destroys it
@@ -89,7 +114,7 @@ async function serveUpstream(deps: RouterDeps, route: UpstreamRoute, req: Incomi
       case 'raw':
         return sendRaw(res, effect.status, effect.text);
       case 'answer':
-        if (effect.status === 403) deps.counter.rejected();
+        if (effect.refused) deps.counter.rejected();
         return sendJson(res, effect.status, effect.body);
       case 'delay':
         await deps.upstream.wait(effect.ms);
@@ -97,8 +122,8 @@ async function serveUpstream(deps: RouterDeps, route: UpstreamRoute, req: Incomi
     }
   }
 
-  const reply = await route.handle(deps.upstream, { req, url, body });
-  if (reply.status === 403) deps.counter.rejected();
+  const reply = await route.handle(deps.upstream, { req, url, body, pathPrefix });
+  if (reply.status === 403 || reply.refused) deps.counter.rejected();
   sendJson(res, reply.status, reply.body);
 }
 
@@ -132,10 +157,11 @@ export function createRequestListener(deps: RouterDeps): RequestListener {
 
 async function route(deps: RouterDeps, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   if (isControlPath(url.pathname)) return serveControl(deps.control, req, res, url.pathname);
-  const upstream = UPSTREAM_ROUTES.get(url.pathname);
-  if (!upstream) {
+  const found = findUpstreamRoute(deps, url.pathname);
+  if (!found) {
     return sendJson(res, 404, { errorCode: 404, errorMessage: 'not found', errorDetail: null });
   }
+  const { route: upstream, pathPrefix } = found;
   if (req.method !== upstream.method) {
     return sendJson(
       res,
@@ -144,5 +170,15 @@ async function route(deps: RouterDeps, req: IncomingMessage, res: ServerResponse
       { allow: upstream.method },
     );
   }
-  return serveUpstream(deps, upstream, req, res, url);
+  return serveUpstream(deps, upstream, pathPrefix, req, res, url);
+}
+
+function findUpstreamRoute(deps: RouterDeps, pathname: string): { route: UpstreamRoute; pathPrefix: string } | undefined {
+  const atRoot = ROOT_ROUTES.get(pathname);
+  if (atRoot) return { route: atRoot, pathPrefix: '' };
+  for (const { pathPrefix, rest } of deps.upstream.environments.split(pathname)) {
+    const route = ENVIRONMENT_ROUTES.get(rest);
+    if (route) return { route, pathPrefix };
+  }
+  return undefined;
 }

@@ -1,10 +1,20 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
 import { CallCounter } from './call-counter';
+import { Environments } from './environments';
 import { FaultBook } from './faults';
 import { createRequestListener, SimulatorClosed } from './request-router';
-import { credentialSchema, definedOnly, faultSchema, parseOrThrow, settingsPatchSchema } from './schemas';
+import {
+  credentialSchema,
+  definedOnly,
+  environmentMoveSchema,
+  faultSchema,
+  InvalidSimulatorInput,
+  parseOrThrow,
+  settingsPatchSchema,
+} from './schemas';
 import { TokenStore } from './token-store';
 import type { Simulator, SimulatorCredential, SimulatorOptions, SimulatorSettings } from './types';
 
@@ -37,6 +47,9 @@ export const DEFAULT_SETTINGS: Readonly<SimulatorSettings> = Object.freeze({
  * });
  * const { value } = await res.json(); // { accessToken, refreshToken, expireTime, corporationId }
  * sim.injectFault({ endpoint: 'getAccessToken', mode: 'status', status: 502, times: 1 });
+ * // The address prefix lookup follows a simulated platform upgrade:
+ * sim.moveEnvironment('corp1', `${sim.baseUrl}/dd2`);
+ * await fetch(`${sim.baseUrl}/api/openapi/v2/location?corpId=corp1`); // {"value":"http://…/dd2/"}
  * await sim.close();
  * ```
  */
@@ -53,6 +66,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   // Aborted by close(): waits in flight end at once and never issue a token afterwards.
   const lifetime = new AbortController();
   const sockets = new Set<Socket>();
+  // Known once listening; nothing asks before a request arrives or a caller holds the simulator.
+  let baseUrl = '';
+  const environments = new Environments(() => baseUrl);
 
   const simulatorApi = {
     counters: () => counter.snapshot(),
@@ -68,7 +84,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     addCredential(c: SimulatorCredential) {
       const credential = parseOrThrow(credentialSchema, 'credential', c);
       credentials.set(credential.appKey, credential);
+      environments.register(credential.corporationId, credential.environmentBaseUrl);
     },
+    moveEnvironment(corporationId: string, newBaseUrl: string) {
+      const move = parseOrThrow(environmentMoveSchema, 'environment move', { corporationId, baseUrl: newBaseUrl });
+      if (!environments.move(move.corporationId, move.baseUrl)) {
+        throw new InvalidSimulatorInput('environment move', unknownCorporation(move.corporationId));
+      }
+    },
+    locationOf: (corporationId: string) => environments.locationOf(corporationId),
+    environments: () => environments.snapshot(),
     injectFault(f: Parameters<Simulator['injectFault']>[0]) {
       faults.add(parseOrThrow(faultSchema, 'fault', definedOnly(f)));
     },
@@ -83,6 +108,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         settings: () => settings,
         credential: (appKey) => credentials.get(appKey),
         store,
+        environments,
         wait: async (ms) => {
           try {
             await sleep(ms, undefined, { signal: lifetime.signal });
@@ -102,10 +128,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     socket.once('close', () => sockets.delete(socket));
   });
   await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
+  baseUrl = baseUrlOf(server.address() as AddressInfo);
 
   let closing: Promise<void> | undefined;
   return {
-    baseUrl: baseUrlOf(server.address() as AddressInfo),
+    baseUrl,
     ...simulatorApi,
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
@@ -117,6 +144,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return closing;
     },
   };
+}
+
+function unknownCorporation(corporationId: string): z.ZodError {
+  return new z.ZodError([
+    { code: 'custom', path: ['corporationId'], message: `no credential names corporation ${corporationId}`, input: corporationId },
+  ]);
 }
 
 function pickSettings(options: SimulatorOptions): Partial<SimulatorSettings> {

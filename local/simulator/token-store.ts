@@ -27,6 +27,29 @@ function newAccessToken(corporationId: string): string {
   return `ID_${base62(22)}:${corporationId}`;
 }
 
+/** The base64url of `{"typ":"JWT","alg":"none"}`: unsigned, as a fake should be. */
+const FAKE_JWT_HEADER = Buffer.from(JSON.stringify({ typ: 'JWT', alg: 'none' })).toString('base64url');
+
+/**
+ * v3 hands out JWTs (`eyJ0eXAiOiJKV1Qi...` in the docs). Ours has the shape, an `exp` a
+ * client may read, and a signature that says what it is; nothing verifies it, the store does.
+ */
+function newJwtAccessToken(corporationId: string, issuedAt: number, expireTime: number): string {
+  const payload = {
+    iss: 'ekuaibao-simulator',
+    fake: true,
+    corpId: corporationId,
+    scope: 'tenant',
+    iat: Math.floor(issuedAt / 1000),
+    exp: Math.floor(expireTime / 1000),
+    jti: base62(22),
+  };
+  return `${FAKE_JWT_HEADER}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.fake-signature`;
+}
+
+/** `openapi`: v1 / refresh tokens (`ID_…:corp`); `jwt`: v3 tokens. */
+export type TokenStyle = 'openapi' | 'jwt';
+
 function newRefreshToken(): string {
   return base62(28);
 }
@@ -49,16 +72,19 @@ export class TokenStore {
 
   /**
    * @param invalidateEarlier the undocumented policy switch: when true, every access token
-   *   this corporation holds dies the moment the new one exists.
+   *   this corporation holds dies the moment the new one exists, whatever its style: v1 and
+   *   v3 tokens of one corporation share one lineage here.
    */
-  issue(corporationId: string, lifetimeMs: number, invalidateEarlier: boolean): IssuedToken {
+  issue(corporationId: string, lifetimeMs: number, invalidateEarlier: boolean, style: TokenStyle = 'openapi'): IssuedToken {
     if (invalidateEarlier) this.invalidateCorporation(corporationId);
     this.sweepIfLarge();
+    const issuedAt = this.now();
+    const expireTime = issuedAt + lifetimeMs;
     const token: IssuedToken = {
-      accessToken: newAccessToken(corporationId),
+      accessToken: style === 'jwt' ? newJwtAccessToken(corporationId, issuedAt, expireTime) : newAccessToken(corporationId),
       refreshToken: newRefreshToken(),
       corporationId,
-      expireTime: this.now() + lifetimeMs,
+      expireTime,
     };
     this.byAccessToken.set(token.accessToken, token);
     let tokens = this.byCorporation.get(corporationId);
@@ -69,6 +95,11 @@ export class TokenStore {
 
   isValid(accessToken: string): boolean {
     return this.live(accessToken) !== undefined;
+  }
+
+  /** The corporation a still valid token belongs to; undefined for an unknown or dead token. */
+  corporationOf(accessToken: string): string | undefined {
+    return this.live(accessToken)?.corporationId;
   }
 
   /**

@@ -27,6 +27,35 @@ test('sandbox mode serves tenant demo with a token the upstream accepts', async 
     const counters = (await (await fetch(`${simulatorUrl}/__simulator/counters`)).json()) as { getAccessToken: number };
     expect(counters.getAccessToken).toBe(1);
 
+    // Every answer names the prefix to call the Open API at: the caller needs only a tenant id.
+    expect((body as unknown as { baseUrl: string }).baseUrl).toBe(simulatorUrl.replace(/\/$/, ''));
+    // Tenant demo-v3: v3 auth, its prefix looked up by corpId through the (simulated) location API.
+    expect(server.output()).toContain(`curl ${server.url}/tenants/demo-v3/token`);
+    const v3 = (await (await fetch(`${server.url}/tenants/demo-v3/token`)).json()) as { baseUrl: string; scope: string; accessToken: string };
+    expect(v3.scope).toBe('tenant');
+    expect(v3.baseUrl).toBe(simulatorUrl.replace(/\/$/, ''));
+    const usedV3 = await fetch(`${v3.baseUrl}/api/openapi/v1/staffs?accessToken=${encodeURIComponent(v3.accessToken)}`);
+    expect(usedV3.status).toBe(200);
+    const afterV3 = (await (await fetch(`${simulatorUrl}/__simulator/counters`)).json()) as { getAccessTokenV3: number; location: number; refreshToken: number };
+    expect(afterV3).toMatchObject({ getAccessTokenV3: 1, location: 1 });
+    // The platform moves demo-v3's environment: the replacement of a rejected token is fetched, and
+    // answered, at the new prefix, where it works.
+    const moved = `${simulatorUrl.replace(/\/$/, '')}/moved`;
+    const move = await fetch(`${simulatorUrl}/__simulator/environments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ corporationId: 'DEMOcorp0003', baseUrl: moved }),
+    });
+    expect(move.status).toBe(200);
+    const replaced = await fetch(`${server.url}/tenants/demo-v3/token/invalidate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ accessToken: v3.accessToken }),
+    });
+    const replacement = (await replaced.json()) as { baseUrl: string; accessToken: string };
+    expect(replacement.baseUrl).toBe(moved);
+    expect((await fetch(`${moved}/api/openapi/v1/staffs?accessToken=${encodeURIComponent(replacement.accessToken)}`)).status).toBe(200);
+
     const huge = await fetch(`${server.url}/tenants/demo/token/invalidate`, { method: 'POST', body: 'x'.repeat(70_000) });
     expect(huge.status).toBe(413);
     expect(((await huge.json()) as { error: { code: string } }).error.code).toBe('INVALID_REQUEST_BODY');

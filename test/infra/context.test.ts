@@ -10,6 +10,8 @@ import { resourceAt } from './support/template';
 const OVERRIDES: Record<string, string> = {
   secretPrefix: 'staging/ekuaibao/',
   defaultBaseUrl: 'https://dd2.hosecloud.com',
+  locationBaseUrl: 'https://location.example.com',
+  v3AuthBaseUrl: 'https://open.example.com',
   safetyMarginSeconds: '120',
   refreshWindowSeconds: '600',
   upstreamTimeoutMs: '4000',
@@ -57,6 +59,8 @@ test('context values reach the functions and the API', () => {
   expect((fn.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
     TENANT_SECRET_PREFIX: 'staging/ekuaibao/',
     DEFAULT_BASE_URL: 'https://dd2.hosecloud.com',
+    LOCATION_BASE_URL: 'https://location.example.com',
+    V3_AUTH_BASE_URL: 'https://open.example.com',
     SAFETY_MARGIN_SECONDS: '120',
     REFRESH_WINDOW_SECONDS: '600',
     UPSTREAM_TIMEOUT_MS: '4000',
@@ -89,6 +93,8 @@ test.each([
   ['secretPrefix', 'tenants/*'],
   ['defaultBaseUrl', 'http://app.ekuaibao.com'],
   ['defaultBaseUrl', 'not a url'],
+  ['locationBaseUrl', 'http://app.ekuaibao.com'],
+  ['v3AuthBaseUrl', 'not a url'],
   ['throttlingRateLimit', 'fast'],
   ['upstreamMaxAttempts', '0'],
   ['logRetentionDays', '42'],

@@ -51,6 +51,8 @@ describe.each(FUNCTIONS)('%s', (path) => {
       TENANT_ROLE_ARN: { 'Fn::GetAtt': [tenantRole, 'Arn'] },
       TENANT_SECRET_PREFIX: 'ekuaibao/tenants/',
       DEFAULT_BASE_URL: 'https://app.ekuaibao.com',
+      LOCATION_BASE_URL: 'https://app.ekuaibao.com',
+      V3_AUTH_BASE_URL: 'https://open.hosecloud.com',
       SAFETY_MARGIN_SECONDS: '300',
       REFRESH_WINDOW_SECONDS: '900',
       UPSTREAM_TIMEOUT_MS: '5000',

@@ -134,7 +134,7 @@ describe('the refresh path, asset to asset', () => {
       expireTime: now + 10 * 60_000,
       corporationId: 'FAKEcorpASSET',
       issuedAt: now,
-      fingerprint: credentialFingerprint({ appKey: 'fake-app-key-asset', appSecurity: '', baseUrl: 'https://127.0.0.1:1', rank: 0 }),
+      fingerprint: credentialFingerprint({ appKey: 'fake-app-key-asset', appSecurity: '', baseUrl: 'https://127.0.0.1:1', authVersion: 'v1', rank: 0 }),
       credentialRank: 1_700_000_000_000,
     });
   });

@@ -406,8 +406,10 @@ describe('counters', () => {
       getAccessToken: 6,
       refreshToken: 4,
       protected: 1,
+      location: 0,
+      getAccessTokenV3: 0,
       rejected: 2,
-      inFlightMax: { getAccessToken: 5, refreshToken: 3 },
+      inFlightMax: { getAccessToken: 5, refreshToken: 3, getAccessTokenV3: 0, location: 0 },
     });
   });
 
@@ -427,8 +429,10 @@ describe('counters', () => {
       getAccessToken: 0,
       refreshToken: 0,
       protected: 0,
+      location: 0,
+      getAccessTokenV3: 0,
       rejected: 0,
-      inFlightMax: { getAccessToken: 0, refreshToken: 0 },
+      inFlightMax: { getAccessToken: 0, refreshToken: 0, getAccessTokenV3: 0, location: 0 },
     });
     expect(s.isValid(accessToken)).toBe(false);
     expect((await getAccessToken(s)).status).toBe(200);
@@ -477,6 +481,11 @@ describe('HTTP control API', () => {
     expect((await control(s, 'POST', 'credentials', { appKey: 'k' })).status).toBe(400);
     const notJson = await fetch(`${s.baseUrl}/__simulator/faults`, { method: 'POST', body: '{' });
     expect(notJson.status).toBe(400);
+    for (const [path, method] of [['settings', 'PUT'], ['faults', 'POST'], ['credentials', 'POST'], ['environments', 'POST']]) {
+      for (const body of ['null', '[]', '7']) {
+        expect((await fetch(`${s.baseUrl}/__simulator/${path}`, { method, body })).status).toBe(400);
+      }
+    }
     expect((await getAccessToken(s)).status).toBe(200);
   });
 

@@ -13,7 +13,7 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { AssumedRoleSessions, type TenantSessions } from '../../functions/adapters/tenant-sessions';
 import { EkuaibaoClient } from '../../functions/adapters/ekuaibao-client';
 import { VendingError } from '../../functions/domain/errors';
-import type { TenantCredentials, UpstreamAuth } from '../../functions/domain/types';
+import type { LocatedCredentials, UpstreamAuth } from '../../functions/domain/types';
 import { loadConfig } from '../../functions/token/config';
 import { errorResponse } from '../../functions/token/error-response';
 import { wireVendor } from '../../functions/token/wiring';
@@ -102,7 +102,7 @@ afterAll(async () => {
 /** The real Ekuaibao client, sent to the simulator (the secrets name the production base URL). */
 function simulatedUpstream(): UpstreamAuth {
   const client = new EkuaibaoClient();
-  const local = (c: TenantCredentials): TenantCredentials => ({ ...c, baseUrl: simulator.baseUrl });
+  const local = (c: LocatedCredentials): LocatedCredentials => ({ ...c, baseUrl: simulator.baseUrl });
   return {
     getAccessToken: (c, signal) => client.getAccessToken(local(c), signal),
     refreshToken: (c, current, options, signal) => client.refreshToken(local(c), current, options, signal),

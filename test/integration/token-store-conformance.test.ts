@@ -66,6 +66,9 @@ type Operation =
       readonly issuedAt: number;
       readonly fingerprint: string;
       readonly credentialRank: number;
+      /** Optional attributes, present or not, so that one token's never outlives it into the next. */
+      readonly baseUrl: string | null;
+      readonly scope: string | null;
     }
   | {
       readonly kind: 'releaseLease';
@@ -135,6 +138,8 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
       issuedAt: time,
       fingerprint: fc.constantFrom('fake-fingerprint-1', 'fake-fingerprint-2'),
       credentialRank: rank,
+      baseUrl: fc.constantFrom(null, 'https://dd2.hosecloud.com', 'https://app.ekuaibao.com'),
+      scope: fc.constantFrom(null, 'tenant'),
     }),
   },
   {
@@ -195,6 +200,8 @@ const BOUNDARY_EXAMPLES: Operation[][] = (() => {
     issuedAt: 0,
     fingerprint: 'fake-fingerprint-1',
     credentialRank: 1,
+    baseUrl: null,
+    scope: null,
   });
   const retire = (now: TimeChoice, tenantId = 'tenant-a'): Operation => ({
     kind: 'retire',
@@ -306,6 +313,8 @@ async function apply(store: TokenStore, op: Operation, tenants: readonly string[
           refreshToken: `fake-refresh-${op.accessToken.slice('fake-token-'.length)}`,
           expireTime: op.expireTime,
           corporationId: 'FAKEcorp0001',
+          ...(op.baseUrl !== null && { baseUrl: op.baseUrl }),
+          ...(op.scope !== null && { scope: op.scope }),
           issuedAt: op.issuedAt,
           fingerprint: op.fingerprint,
           credentialRank: op.credentialRank,

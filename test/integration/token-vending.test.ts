@@ -65,7 +65,8 @@ describe('GET /tenants/{tenantId}/token', () => {
     expect(first.statusCode).toBe(200);
     expect(first.headers['Content-Type']).toBe('application/json');
     expect(first.headers['Cache-Control']).toBe('no-store');
-    expect(Object.keys(first.json).sort()).toEqual(['accessToken', 'corporationId', 'expireTime', 'tenantId']);
+    expect(Object.keys(first.json).sort()).toEqual(['accessToken', 'baseUrl', 'corporationId', 'expireTime', 'tenantId']);
+    expect(first.json.baseUrl).toMatch(/^https?:\/\/[^/]+(\/.*[^/])?$/);
     expect(first.json.tenantId).toBe('acme');
     expect(first.json.corporationId).toBe(CREDENTIAL.corporationId);
     expect(first.json.expireTime).toBe(clock.now() + 2 * HOUR - 5 * MINUTE);

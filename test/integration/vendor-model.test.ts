@@ -92,7 +92,7 @@ interface World {
 
 type Model = Record<string, never>;
 
-const CREDENTIALS: TenantCredentials = { appKey: 'fake-key', appSecurity: 'fake-security', baseUrl: 'https://example.invalid', rank: 0 };
+const CREDENTIALS: TenantCredentials = { appKey: 'fake-key', appSecurity: 'fake-security', baseUrl: 'https://example.invalid', authVersion: 'v1', rank: 0 };
 const IDENTITY = { fingerprint: credentialFingerprint(CREDENTIALS), rank: CREDENTIALS.rank };
 
 class RequestBurst implements fc.AsyncCommand<Model, World> {

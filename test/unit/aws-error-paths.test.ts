@@ -59,6 +59,7 @@ describe('Secrets Manager credentials', () => {
       appKey: 'k',
       appSecurity: 'fake-security-k',
       baseUrl: 'https://app.ekuaibao.com',
+      authVersion: 'v1',
       rank: OLD,
     });
   });

@@ -28,7 +28,7 @@ const SETTINGS: TokenVendorSettings = {
   invalidationMinIntervalMs: 30_000,
   refreshTriggerTimeoutMs: 500,
 };
-const CREDENTIALS: TenantCredentials = { appKey: 'fake-app-key', appSecurity: 'fake-app-security', baseUrl: 'https://fake.invalid', rank: 0 };
+const CREDENTIALS: TenantCredentials = { appKey: 'fake-app-key', appSecurity: 'fake-app-security', baseUrl: 'https://fake.invalid', authVersion: 'v1', rank: 0 };
 
 const issued = (accessToken: string, at: number): IssuedToken => ({
   accessToken,

@@ -24,11 +24,11 @@ function apiWithRecordingVendor() {
     vendor: {
       vend: async (tenantId: string) => {
         seen.push(tenantId);
-        return { tenantId, accessToken: 'fake', corporationId: 'c', expireTime: 1 };
+        return { tenantId, accessToken: 'fake', corporationId: 'c', expireTime: 1, baseUrl: 'https://app.ekuaibao.com' };
       },
       invalidate: async (tenantId: string) => ({
         outcome: 'stale' as const,
-        token: { tenantId, accessToken: 'fake', corporationId: 'c', expireTime: 1 },
+        token: { tenantId, accessToken: 'fake', corporationId: 'c', expireTime: 1, baseUrl: 'https://app.ekuaibao.com' },
       }),
     },
     logger: new Logger({ logLevel: 'SILENT' }),

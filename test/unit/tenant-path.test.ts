@@ -17,7 +17,7 @@ const INVALIDATE = '/tenants/{tenantId}/token/invalidate';
 function apiWithRecordingVendor() {
   const seen: string[] = [];
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  const token = (tenantId: string) => ({ tenantId, accessToken: TOKEN, corporationId: 'c', expireTime: 1 });
+  const token = (tenantId: string) => ({ tenantId, accessToken: TOKEN, corporationId: 'c', expireTime: 1, baseUrl: 'https://app.ekuaibao.com' });
   const api = createTokenApi({
     vendor: {
       vend: async (tenantId: string) => {

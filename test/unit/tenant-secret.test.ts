@@ -9,6 +9,7 @@ describe('parseTenantSecret', () => {
       appKey: 'k',
       appSecurity: 's',
       baseUrl: 'https://app.ekuaibao.com',
+      authVersion: 'v1',
       rank: 0,
     });
   });
@@ -22,8 +23,37 @@ describe('parseTenantSecret', () => {
     expect(parseTenantSecret('t', secret, parsing).baseUrl).toBe('https://dd2.hosecloud.com');
   });
 
+  test('corpId without baseUrl: no prefix, it is looked up; with both, baseUrl wins', () => {
+    expect(parseTenantSecret('t', { appKey: 'k', appSecurity: 's', corpId: 'FAKEcorp0001' }, parsing)).toEqual({
+      appKey: 'k',
+      appSecurity: 's',
+      corpId: 'FAKEcorp0001',
+      authVersion: 'v1',
+      rank: 0,
+    });
+    const both = parseTenantSecret('t', { appKey: 'k', appSecurity: 's', corpId: 'FAKEcorp0001', baseUrl: 'https://wx2.ekuaibao.com/' }, parsing);
+    expect(both.baseUrl).toBe('https://wx2.ekuaibao.com');
+  });
+
+  test('authVersion v3 is kept; v1 is the default', () => {
+    expect(parseTenantSecret('t', { appKey: 'k', appSecurity: 's', authVersion: 'v3' }, parsing).authVersion).toBe('v3');
+  });
+
+  test('the fingerprint of a v1 secret with a base URL is what it always was; corpId, prefix moves and v3 are told apart', async () => {
+    const { credentialFingerprint } = await import('../../functions/domain/fingerprint');
+    const v1 = parseTenantSecret('t', { appKey: 'k', appSecurity: 's', baseUrl: 'https://dd2.hosecloud.com' }, parsing);
+    // Computed with the formula before corpId and v3 existed: sha256(appKey NUL baseUrl), base64url, 22 chars.
+    const { createHash } = await import('node:crypto');
+    expect(credentialFingerprint(v1)).toBe(createHash('sha256').update('k').update('\u0000').update('https://dd2.hosecloud.com').digest('base64url').slice(0, 22));
+    const corp = parseTenantSecret('t', { appKey: 'k', appSecurity: 's', corpId: 'FAKEcorp0001' }, parsing);
+    const v3 = parseTenantSecret('t', { appKey: 'k', appSecurity: 's', baseUrl: 'https://dd2.hosecloud.com', authVersion: 'v3' }, parsing);
+    expect(new Set([credentialFingerprint(v1), credentialFingerprint(corp), credentialFingerprint(v3)]).size).toBe(3);
+  });
+
   test.each([
     ['not JSON', 'appKey: k', 'the secret is not JSON'],
+    ['an unknown authVersion', '{"appKey":"k","appSecurity":"s","authVersion":"v2"}', 'authVersion'],
+    ['a corpId that is no enterprise id', '{"appKey":"k","appSecurity":"s","corpId":"../x"}', 'corpId'],
     ['no appSecurity', '{"appKey":"k"}', 'appSecurity'],
     ['empty appKey', '{"appKey":" ","appSecurity":"s"}', 'appKey'],
     ['a JSON array', '[1]', '(root)'],
