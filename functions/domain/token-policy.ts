@@ -93,6 +93,12 @@ export const REFRESH_RETRY_INTERVAL_MS = 5_000;
 export interface CallerContext {
   /** This request already re-read its secret, skipping the cache. */
   readonly credentialsReloaded: boolean;
+  /**
+   * The newest secret rank the table showed when this request last re-read its secret
+   * (`reload-credentials`' `behindRank`). A table that shows a newer one since (the secret was
+   * rotated again meanwhile) is worth another read; one that does not is a rollback.
+   */
+  readonly reloadedForRank?: number;
   /** When this container last asked for a refresh of this tenant. */
   readonly lastTriggeredAt?: number;
   /** Leases whose holders this request has waited on. */
@@ -107,8 +113,11 @@ export interface CallerContext {
 export type CallerStep =
   /** Answer with `token`; if `refreshElsewhere`, first ask (without waiting for it) for a refresh. */
   | { readonly kind: 'serve'; readonly token: CachedToken; readonly refreshElsewhere: boolean; readonly afterFailedRefresh: boolean }
-  /** Another container saw a newer secret version: read the secret again, skipping the cache. */
-  | { readonly kind: 'reload-credentials' }
+  /**
+   * Another container saw a newer secret version: read the secret again, skipping the cache.
+   * `behindRank` is the newest rank the table shows (see `CallerContext.reloadedForRank`).
+   */
+  | { readonly kind: 'reload-credentials'; readonly behindRank: number }
   /** This container's secret is newer than any recorded: record it, so nobody serves older tokens. */
   | { readonly kind: 'record-credentials' }
   /** No servable token and nobody fetching: take the lease and fetch one. */
@@ -138,7 +147,12 @@ export function callerStep(
 ): CallerStep {
   const condition = assessToken(state, identity, now, settings);
   if (condition === 'credentials-behind') {
-    if (!context.credentialsReloaded) return { kind: 'reload-credentials' };
+    // Read again after every rotation the table shows (each read gets a newer version, and each
+    // needs a newer recorded rank first, so this ends); only a version that stays behind after a
+    // read for the newest recorded rank is a rollback.
+    const behindRank = Math.max(state.credentialRank, state.token?.credentialRank ?? 0);
+    const reloadedForNewest = context.credentialsReloaded && (context.reloadedForRank === undefined || context.reloadedForRank >= behindRank);
+    if (!reloadedForNewest) return { kind: 'reload-credentials', behindRank };
     // Still behind after a fresh read: the newer version's token may still be served, and a
     // holder with the newer secret may be fetching one, but this container must not fetch with
     // older credentials.

@@ -246,6 +246,7 @@ export class TokenVendor {
     let identity = identityOf(credentials);
     let state = await this.readTable(tenantId, notBefore, deadline);
     let credentialsReloaded = false;
+    let reloadedForRank: number | undefined;
     let waitStartedAt: number | undefined;
     let waitAttempt = 0;
     let supersedingReported = false;
@@ -256,6 +257,7 @@ export class TokenVendor {
       if (now >= deadline) throw new TokenRefreshInProgress(1);
       const step = callerStep(state, identity, now, this.settings, {
         credentialsReloaded,
+        ...(reloadedForRank !== undefined && { reloadedForRank }),
         lastTriggeredAt: this.lastTriggeredAt.get(tenantId),
         leasesWaitedOn,
         startedAt,
@@ -272,6 +274,7 @@ export class TokenVendor {
 
         case 'reload-credentials':
           credentialsReloaded = true;
+          reloadedForRank = step.behindRank;
           credentials = await this.dependency('GetSecretValue', deadline, () => this.credentials.get(tenantId, { fresh: true }));
           identity = identityOf(credentials);
           continue;

@@ -76,8 +76,11 @@ describe('a report is never answered with the reported token', () => {
  * generated now and as they ran when found (every tenant a v1 one with a configured prefix).
  * 2018687: a holder with an older cached secret handed its token (unstored, DynamoDB failing) to
  * requests that started after another container had recorded the newer secret version.
+ * 462: the secret was rotated three times within 200 ms; requests that re-read it once saw a still
+ * newer version recorded and refused with TENANT_MISCONFIGURED, as for a rollback (now a request
+ * reads again for every newer version the table shows).
  */
-test.each([2018687])('regression seed %i holds', async (seed) => {
+test.each([2018687, 462])('regression seed %i holds', async (seed) => {
   expect(await checkSeeds(seed, 1, { shrinkForMs: 0 })).toBeUndefined();
   expect(await violationsOf(asV1Configured(planOf(seed)))).toEqual([]);
 });

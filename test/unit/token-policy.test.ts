@@ -220,7 +220,22 @@ describe('callerStep: serving', () => {
 describe('callerStep: credentials', () => {
   test('another container recorded a newer secret: re-read the secret, skipping the cache', () => {
     const behind = { fingerprint: 'fp', rank: RANK - 1 };
-    expect(callerStep(state(), behind, FRESH, settings, context())).toEqual({ kind: 'reload-credentials' });
+    expect(callerStep(state(), behind, FRESH, settings, context())).toEqual({ kind: 'reload-credentials', behindRank: RANK });
+  });
+
+  test('rotated again while the request re-read its secret: the table shows a newer rank than the one it read for, so read again', () => {
+    const behind = { fingerprint: 'fp', rank: RANK - 1 };
+    const newer = state({ credentialRank: RANK + 5 });
+    // Reloaded for RANK; the table now shows RANK + 5: another read, not a failure.
+    expect(callerStep(newer, behind, LATE, settings, context({ credentialsReloaded: true, reloadedForRank: RANK }))).toEqual({
+      kind: 'reload-credentials',
+      behindRank: RANK + 5,
+    });
+    // Reloaded for the newest rank and still behind: a rollback, as before.
+    expect(callerStep(newer, behind, LATE, settings, context({ credentialsReloaded: true, reloadedForRank: RANK + 5 }))).toEqual({
+      kind: 'fail',
+      failure: { reason: 'credentials-behind' },
+    });
   });
 
   test('still behind after a fresh read: serves the newer version’s servable token, never fetches with old credentials', () => {
