@@ -504,7 +504,7 @@ function monthlyDetail(lines: string[], model: MonthlyModel, p: CostResult['pric
       (a.tableKeyRequestsPerTenantSession ? `DynamoDB asks KMS for the table key about once per ${a.tableKeyCacheSeconds / 60} minutes of use per principal, each tenant session being one (estimate); ` : '') +
       `${model.inputs.warmBilledBasis}; ${model.inputs.coldBilledBasis}; a container idles out after ${a.containerIdleMinutes} minutes; ` +
       `${a.accessLogBytesPerRequest} B of access log and ${a.lambdaPlatformLogBytesPerInvocation} B of Lambda platform log per request, kept 365 days (${a.logRetentionMonths} months stored in steady state); X-Ray's default sampling (1 request a second, then 5 %). ` +
-      `Counted in lib/token-monitoring.ts: ${model.counted.alarms} alarms, ${model.counted.dashboards} dashboard; ${model.counted.metricNames} metric names in functions/token/metric-names.ts.`,
+      `Counted in lib/token-monitoring.ts: ${model.counted.alarms} alarms, ${model.counted.dashboards} dashboard; ${model.counted.metricNames} metric names in contract/metrics.ts.`,
     '',
     `| tenants | token lifetime | GETs a month | refreshes a month | AssumeRole calls a month | fixed | requests | refresh path | logs + X-Ray (estimated) | total a month | optional per-IP WAF rule |`,
     '|---|---|---|---|---|---|---|---|---|---|---|',

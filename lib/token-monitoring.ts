@@ -59,7 +59,7 @@ export interface TokenMonitoringProps {
 
 /**
  * Alarms for what operators act on, one dashboard for everything else. Service metric names come
- * from `functions/token/metric-names.ts`, which the functions emit from too.
+ * from `contract/metrics.ts`, which the functions emit from too.
  *
  * @example
  * const monitoring = new TokenMonitoring(this, 'Monitoring', {
