@@ -15,7 +15,7 @@
  * It must stand alone (it is bundled by itself with the token function's esbuild options), so it
  * imports nothing from functions/: the table's key and attribute names, the tenant id pattern and
  * the error body shape are copied from functions/adapters/token-table.ts,
- * functions/token/tenant-id.ts and functions/token/error-response.ts. Copying constants is fine
+ * contract/tenant-id.ts and functions/token/error-response.ts. Copying constants is fine
  * in a baseline; if the table's layout changes, change them here too.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -23,7 +23,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 
-// Copied from functions/token/tenant-id.ts.
+// Copied from contract/tenant-id.ts.
 const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 // Copied from functions/adapters/token-table.ts (the item layout is the table's contract).
 const A = {

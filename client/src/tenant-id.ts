@@ -1,6 +1,6 @@
 import { TokenVendingError } from './errors.js';
 
-/** The service's tenant id pattern (`functions/token/tenant-id.ts`); a test keeps the two equal. */
+/** The service's tenant id pattern (`contract/tenant-id.ts`); a test keeps the two equal. */
 export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /** Refuses a tenant id the service would refuse, before any request. The value is not echoed. */

@@ -1,6 +1,6 @@
 /**
  * Turns what the vendor reports into Powertools metrics and log lines. Metric names are a
- * contract with the CDK alarms and dashboard (lib/), which import them from `metric-names.ts`.
+ * contract with the CDK alarms and dashboard (lib/), which import them from `contract/metrics.ts`.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
