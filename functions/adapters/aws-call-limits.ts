@@ -34,7 +34,13 @@
  * C = 1500 ms, n = 2, t = 725 ms, connection 725 ms.
  */
 
+import type { IncomingMessage } from 'node:http';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+type NodeHttpHandlerOptions = Exclude<NonNullable<ConstructorParameters<typeof NodeHttpHandler>[0]>, (...args: never[]) => unknown>;
+type HttpRequest = Parameters<NodeHttpHandler['handle']>[0];
+type HttpHandlerOptions = NonNullable<Parameters<NodeHttpHandler['handle']>[1]>;
+type HandledResponse = Awaited<ReturnType<NodeHttpHandler['handle']>>;
 
 /** At most this long for a TCP connection: in-region it takes milliseconds (the SDK's own `in-region` defaults mode uses 1.1 s). */
 export const CONNECTION_TIMEOUT_MS = 1_000;
@@ -133,13 +139,7 @@ export function withCallLimits<C extends object>(
   return {
     ...(config as C),
     maxAttempts: limits.maxAttempts,
-    requestHandler: {
-      ...(given as object | undefined),
-      connectionTimeout: limits.connectionTimeoutMs,
-      requestTimeout: limits.attemptTimeoutMs,
-      socketTimeout: limits.attemptTimeoutMs,
-      throwOnRequestTimeout: true,
-    },
+    requestHandler: { ...(given as object | undefined), ...handlerTimeouts(limits) },
   };
 }
 
@@ -212,10 +212,141 @@ export function isUnansweredCall(error: unknown): boolean {
  * reuses a warm TLS connection instead of opening its own.
  */
 export function sharedRequestHandler(limits: AwsCallLimits): NodeHttpHandler {
-  return new NodeHttpHandler({
+  return new NodeHttpHandler(handlerTimeouts(limits));
+}
+
+/**
+ * A request handler that holds every request it sends to the call ceiling C, from the moment it
+ * is sent until its response body has been read: the bound `sendWithin` gives one call, for a
+ * client that makes one attempt per call (DynamoDB, `DYNAMODB_ATTEMPTS`), without a per-call
+ * abort signal.
+ *
+ * Why not `sendWithin` there: any per-call option turns off the SDK's middleware cache
+ * (`cacheMiddleware`), and the client then resolves its whole middleware stack on every call.
+ * On the token function's hot path (one GetItem per request) that, with the abort signal's event
+ * listeners, cost about 50 µs of a 1.2 ms table hit and most of what a crowd of waiting requests
+ * allocates (bench/README.md, figure 2). Here the ceiling costs one timer per request.
+ *
+ * When C passes before the response headers, the request is aborted as `sendWithin` aborts it
+ * (an `AbortError` whose cause is `AwsCallTimedOut`); after them, the body is destroyed with
+ * `AwsCallTimedOut`, which the SDK's deserializer then throws. Both count as unanswered
+ * (`isUnansweredCall`).
+ *
+ * @example
+ * const client = new DynamoDBClient(withCallCeiling(awsCallLimits({ requestBudgetMs, maxAttempts: 1 }), { region }));
+ * await client.send(new GetItemCommand(input)); // no options: the middleware stack is resolved once
+ */
+export class CeilingHttpHandler extends NodeHttpHandler {
+  readonly ceilingMs: number;
+  #armed = 0;
+
+  constructor(limits: AwsCallLimits, options: NodeHttpHandlerOptions = {}) {
+    if (limits.maxAttempts !== 1) {
+      // With retries, a bound per attempt is not a bound per call: those clients use sendWithin.
+      throw new Error('a ceiling per request bounds a call only for clients of one attempt');
+    }
+    super({ ...options, ...handlerTimeouts(limits) });
+    this.ceilingMs = limits.callTimeoutMs;
+  }
+
+  /** Requests whose ceiling still runs: in flight, or their body not yet read. */
+  get armed(): number {
+    return this.#armed;
+  }
+
+  override async handle(request: HttpRequest, options: HttpHandlerOptions = {}): Promise<HandledResponse> {
+    const ceiling = new CeilingSignal(options.abortSignal);
+    this.#armed++;
+    let timer: NodeJS.Timeout | undefined = setTimeout(() => {
+      disarm();
+      ceiling.expire(new AwsCallTimedOut(this.ceilingMs));
+    }, this.ceilingMs);
+    timer.unref();
+    const disarm = () => {
+      if (timer === undefined) return;
+      clearTimeout(timer);
+      timer = undefined;
+      this.#armed--;
+    };
+    let answer: HandledResponse;
+    try {
+      answer = await super.handle(request, { ...options, abortSignal: ceiling });
+    } catch (error) {
+      disarm();
+      throw error;
+    }
+    const body = answer.response.body as IncomingMessage | undefined;
+    if (body === undefined || typeof body.once !== 'function' || body.closed) {
+      disarm();
+      return answer;
+    }
+    // The ceiling holds until the body is read (or fails): a body that trickles in is cut at C.
+    ceiling.body = body;
+    body.once('close', disarm);
+    return answer;
+  }
+}
+
+/**
+ * The signal `CeilingHttpHandler` gives the SDK's handler: the Smithy `AbortSignal` shape
+ * (`aborted`, `reason`, `onabort`), which the handler supports beside the DOM's, without an
+ * EventTarget's listener bookkeeping on every request.
+ */
+class CeilingSignal {
+  aborted = false;
+  reason: unknown = undefined;
+  onabort: ((this: unknown, event?: unknown) => unknown) | null = null;
+  /** The response body, once the headers have come. */
+  body: IncomingMessage | undefined;
+
+  constructor(caller: HttpHandlerOptions['abortSignal']) {
+    if (caller === undefined) return;
+    // A caller's own signal still works: whichever comes first ends the request.
+    const forward = () => this.expire((caller as { reason?: unknown }).reason ?? new DOMException('aborted', 'AbortError'));
+    if (caller.aborted) forward();
+    else if (typeof (caller as { addEventListener?: unknown }).addEventListener === 'function') {
+      (caller as unknown as EventTarget).addEventListener('abort', forward, { once: true });
+    } else caller.onabort = forward;
+  }
+
+  expire(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    if (this.body !== undefined) this.body.destroy(reason instanceof Error ? reason : new AwsCallTimedOut(0));
+    else this.onabort?.call(this);
+  }
+}
+
+function handlerTimeouts(limits: AwsCallLimits): LimitedRequestHandler {
+  return {
     connectionTimeout: limits.connectionTimeoutMs,
     requestTimeout: limits.attemptTimeoutMs,
     socketTimeout: limits.attemptTimeoutMs,
     throwOnRequestTimeout: true,
-  });
+  };
+}
+
+/**
+ * A client configuration for a one-attempt client (DynamoDB) whose calls are bounded by its
+ * request handler (`CeilingHttpHandler`), with the SDK's middleware cache on: calls are sent
+ * without per-call options. `config`'s other settings are kept, and so are its request handler
+ * options, under the limits' timeouts. Give `handler` to share one handler (and its connections)
+ * among several clients, as the per-tenant clients do.
+ */
+export function withCallCeiling<C extends object>(
+  limits: AwsCallLimits,
+  config?: C,
+  handler?: CeilingHttpHandler,
+): Omit<C, 'maxAttempts' | 'requestHandler' | 'cacheMiddleware'> & { maxAttempts: number; requestHandler: CeilingHttpHandler; cacheMiddleware: true } {
+  const given = (config as { requestHandler?: unknown } | undefined)?.requestHandler;
+  if (typeof (given as { handle?: unknown } | undefined)?.handle === 'function') {
+    throw new Error('AWS call limits apply to request handler options, not to a handler instance');
+  }
+  return {
+    ...(config as C),
+    maxAttempts: limits.maxAttempts,
+    requestHandler: handler ?? new CeilingHttpHandler(limits, given as NodeHttpHandlerOptions | undefined),
+    cacheMiddleware: true,
+  };
 }

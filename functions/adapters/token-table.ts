@@ -16,18 +16,15 @@
 import {
   ConditionalCheckFailedException,
   DynamoDBClient,
+  GetItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+  type AttributeValue,
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
-import {
-  DynamoDBDocumentClient,
-  GetCommand,
-  ScanCommand,
-  UpdateCommand,
-  type UpdateCommandInput,
-} from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { DependencyThrottled, DependencyUnavailable } from '../domain/errors';
-import { type AwsCallLimits, isUnansweredCall, sendWithin, withCallLimits } from './aws-call-limits';
+import { type AwsCallLimits, isUnansweredCall, withCallCeiling } from './aws-call-limits';
 import { TABLE_ATTRIBUTES } from '../../contract/table';
 import type {
   CachedToken,
@@ -60,17 +57,24 @@ const THROTTLING = new Set(['ProvisionedThroughputExceededException', 'Throttlin
 const UNAVAILABLE = new Set(['InternalServerError', 'ServiceUnavailable', 'TransactionConflictException']);
 
 type Item = Record<string, unknown>;
-type SendOptions = { abortSignal: AbortSignal } | undefined;
-type ConditionalInput = Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'>;
+interface ConditionalInput {
+  readonly UpdateExpression: string;
+  readonly ConditionExpression: string;
+  /** Plain values, marshalled here. */
+  readonly ExpressionAttributeValues: Record<string, unknown>;
+}
+
+/** Optional values left undefined are left out of the expression values. */
+const MARSHALL_OPTIONS = { removeUndefinedValues: true } as const;
 
 export interface DynamoTokenTableOptions {
   readonly tableName: string;
   readonly client?: DynamoDBClient;
   readonly clientConfig?: DynamoDBClientConfig;
   /**
-   * How long each call may take (aws-call-limits.ts): each is sent with an abort signal at the
-   * call ceiling, and a client built here gets the timeouts and attempts. A `client` given must
-   * carry them already (`withCallLimits`). Without limits: the SDK's defaults, and no abort.
+   * How long each call may take (aws-call-limits.ts), for a client built here: one attempt, the
+   * timeouts, and the call ceiling held by its request handler (`withCallCeiling`). A `client`
+   * given must carry them already. Without limits: the SDK's defaults.
    */
   readonly limits?: AwsCallLimits;
 }
@@ -80,34 +84,32 @@ export interface DynamoTokenTableOptions {
  * of its own beyond the SDK's, and every failure typed (transient ones as `DependencyThrottled` /
  * `DependencyUnavailable`) so that the vendor's policy can decide what to do next.
  *
+ * It speaks the low-level client with `@aws-sdk/util-dynamodb`'s marshalling rather than the
+ * document client, and sends every command without per-call options: the document client cannot
+ * cache its middleware (`cacheMiddleware`), and resolving the stack on every GetItem was a tenth
+ * of the token function's own time on a table hit (bench/README.md, figure 2).
+ *
  * @example
  * const table = new DynamoTokenTable({ tableName: 'tokens' });
  * const state = await table.read('acme');
  */
 export class DynamoTokenTable implements TokenStore {
   private readonly tableName: string;
-  private readonly documents: DynamoDBDocumentClient;
-  private readonly limits: AwsCallLimits | undefined;
+  private readonly client: DynamoDBClient;
 
   constructor(options: DynamoTokenTableOptions) {
     this.tableName = options.tableName;
-    this.limits = options.limits;
-    const clientConfig = options.limits ? withCallLimits(options.limits, options.clientConfig) : (options.clientConfig ?? {});
-    this.documents = DynamoDBDocumentClient.from(options.client ?? new DynamoDBClient(clientConfig), {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+    const clientConfig = options.limits ? withCallCeiling(options.limits, options.clientConfig) : (options.clientConfig ?? {});
+    this.client = options.client ?? new DynamoDBClient(clientConfig);
   }
 
   async read(tenantId: string): Promise<TenantTokenState> {
     // Always strongly consistent: an eventually consistent read could return a token that was
     // retired or replaced a moment ago (README, Guarantees I2 and I4).
-    const { Item } = await this.call((options) =>
-      this.documents.send(
-        new GetCommand({ TableName: this.tableName, Key: { [A.tenantId]: tenantId }, ConsistentRead: true }),
-        options,
-      ),
+    const { Item } = await this.call(() =>
+      this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { [A.tenantId]: { S: tenantId } }, ConsistentRead: true })),
     );
-    return toState(tenantId, Item);
+    return toState(tenantId, Item && unmarshall(Item));
   }
 
   async acquireLease(tenantId: string, request: LeaseRequest): Promise<WriteResult> {
@@ -190,25 +192,23 @@ export class DynamoTokenTable implements TokenStore {
 
   async listExpiringBefore(before: number): Promise<string[]> {
     const tenants: string[] = [];
-    // Page by page rather than with paginateScan, which would share one abort signal among all
-    // the pages: each page is one call, with a ceiling of its own.
-    let startKey: Record<string, unknown> | undefined;
+    // Page by page: each page is one call, with a ceiling of its own.
+    let startKey: Record<string, AttributeValue> | undefined;
     do {
       const exclusiveStartKey = startKey;
-      const page = await this.call((options) =>
-        this.documents.send(
+      const page = await this.call(() =>
+        this.client.send(
           new ScanCommand({
             TableName: this.tableName,
             FilterExpression: '#expireTime < :before',
             ProjectionExpression: '#tenantId',
             ExpressionAttributeNames: { '#expireTime': A.expireTime, '#tenantId': A.tenantId },
-            ExpressionAttributeValues: { ':before': before },
+            ExpressionAttributeValues: { ':before': { N: String(before) } },
             ...(exclusiveStartKey && { ExclusiveStartKey: exclusiveStartKey }),
           }),
-          options,
         ),
       );
-      for (const item of page.Items ?? []) tenants.push(String(item[A.tenantId]));
+      for (const item of page.Items ?? []) tenants.push(String(unmarshall(item)[A.tenantId]));
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
     return tenants;
@@ -217,12 +217,14 @@ export class DynamoTokenTable implements TokenStore {
   private async conditionalUpdate(tenantId: string, input: ConditionalInput): Promise<WriteResult> {
     const expressions = `${input.UpdateExpression} ${input.ConditionExpression}`;
     try {
-      const { Attributes } = await this.call((options) =>
-        this.documents.send(
-          new UpdateCommand({
+      const { Attributes } = await this.call(() =>
+        this.client.send(
+          new UpdateItemCommand({
             TableName: this.tableName,
-            Key: { [A.tenantId]: tenantId },
-            ...input,
+            Key: { [A.tenantId]: { S: tenantId } },
+            UpdateExpression: input.UpdateExpression,
+            ConditionExpression: input.ConditionExpression,
+            ExpressionAttributeValues: marshall(input.ExpressionAttributeValues, MARSHALL_OPTIONS),
             // DynamoDB rejects names that the expressions do not use.
             ExpressionAttributeNames: Object.fromEntries(
               Object.entries(names).filter(([placeholder]) => new RegExp(`${placeholder}\\b`).test(expressions)),
@@ -230,26 +232,27 @@ export class DynamoTokenTable implements TokenStore {
             ReturnValues: 'ALL_NEW',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
-          options,
         ),
       );
-      return { ok: true, state: toState(tenantId, Attributes) };
+      return { ok: true, state: toState(tenantId, Attributes && unmarshall(Attributes)) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') {
         const item = (error as ConditionalCheckFailedException).Item;
-        // ALL_OLD on a failed condition arrives as raw AttributeValues even through the document
-        // client. DynamoDB sends nothing when the item does not exist, and dynalite never sends it:
-        // both come back as "no state", which the vendor answers by reading.
+        // DynamoDB sends nothing when the item does not exist, and dynalite never sends it: both
+        // come back as "no state", which the vendor answers by reading.
         return item === undefined ? { ok: false } : { ok: false, state: toState(tenantId, unmarshall(item)) };
       }
       throw error;
     }
   }
 
-  /** One request, within the call limits; transient failures typed. */
-  private async call<T>(operation: (options: SendOptions) => Promise<T>): Promise<T> {
+  /**
+   * One request, transient failures typed. Sent without options, so that the client resolves its
+   * middleware once per command; the call ceiling is its request handler's (`withCallCeiling`).
+   */
+  private async call<T>(send: () => Promise<T>): Promise<T> {
     try {
-      return await sendWithin(this.limits, operation);
+      return await send();
     } catch (error) {
       const name = (error as Error).name;
       if (THROTTLING.has(name)) throw new DependencyThrottled('DynamoDB', { cause: error });

@@ -4,7 +4,8 @@
  * refreshes in the background of its own process.
  *
  * Every AWS client it builds is bounded by the request budget (aws-call-limits.ts): timeouts and
- * attempts in the client, a ceiling on each call. Configurations given here are merged with them.
+ * attempts in the client, a ceiling on each call (DynamoDB's held by its request handler, so that
+ * its calls keep the SDK's middleware cache). Configurations given here are merged with them.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
@@ -12,7 +13,15 @@ import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
-import { type AwsCallLimits, awsCallLimits, DYNAMODB_ATTEMPTS, sharedRequestHandler, withCallLimits } from '../adapters/aws-call-limits';
+import {
+  type AwsCallLimits,
+  awsCallLimits,
+  CeilingHttpHandler,
+  DYNAMODB_ATTEMPTS,
+  sharedRequestHandler,
+  withCallCeiling,
+  withCallLimits,
+} from '../adapters/aws-call-limits';
 import { EkuaibaoClient, EkuaibaoLocator } from '../adapters/ekuaibao-client';
 import { BackgroundRefreshTrigger, LambdaRefreshTrigger } from '../adapters/refresh-trigger';
 import { SecretsManagerCredentials } from '../adapters/tenant-credentials';
@@ -80,7 +89,7 @@ function tenantDataAccess(
       limits,
       ...(wiring.clock && { clock: wiring.clock }),
     });
-  const table = (client: DynamoDBClient) => new DynamoTokenTable({ tableName: config.tableName, client, limits: dynamoDbLimits });
+  const table = (client: DynamoDBClient) => new DynamoTokenTable({ tableName: config.tableName, client });
   const sessions =
     wiring.sessions ??
     (config.tenantRoleArn !== undefined
@@ -93,11 +102,11 @@ function tenantDataAccess(
   if (sessions === undefined) {
     return {
       credentials: wiring.credentials ?? secretsSource(traced(new SecretsManagerClient(withCallLimits(limits, wiring.secretsManager)))),
-      store: table(traced(new DynamoDBClient(withCallLimits(dynamoDbLimits, wiring.dynamoDb)))),
+      store: table(traced(new DynamoDBClient(withCallCeiling(dynamoDbLimits, wiring.dynamoDb)))),
     };
   }
   // One connection pool per service for every tenant's client.
-  const dynamoDb = { ...wiring.dynamoDb, maxAttempts: dynamoDbLimits.maxAttempts, requestHandler: sharedRequestHandler(dynamoDbLimits) };
+  const dynamoDb = withCallCeiling(dynamoDbLimits, wiring.dynamoDb, new CeilingHttpHandler(dynamoDbLimits));
   const secretsManager = { ...wiring.secretsManager, maxAttempts: limits.maxAttempts, requestHandler: sharedRequestHandler(limits) };
   return {
     credentials:

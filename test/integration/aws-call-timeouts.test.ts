@@ -13,7 +13,15 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AwsCallTimedOut, awsCallLimits, isUnansweredCall, withCallLimits, DYNAMODB_ATTEMPTS } from '../../functions/adapters/aws-call-limits';
+import {
+  AwsCallTimedOut,
+  awsCallLimits,
+  CeilingHttpHandler,
+  isUnansweredCall,
+  withCallCeiling,
+  withCallLimits,
+  DYNAMODB_ATTEMPTS,
+} from '../../functions/adapters/aws-call-limits';
 import { LambdaRefreshTrigger } from '../../functions/adapters/refresh-trigger';
 import { SecretsManagerCredentials } from '../../functions/adapters/tenant-credentials';
 import { DynamoTokenTable } from '../../functions/adapters/token-table';
@@ -213,15 +221,15 @@ describe('one call, with the clients configured as the wiring configures them', 
         dependency === 'DynamoDB' ? 'application/x-amz-json-1.0' : 'application/x-amz-json-1.1',
       );
       cleanups.push(() => stalled.close());
-      const clientConfig = withCallLimits(limits, { ...FAKE_AWS, endpoint: stalled.endpoint });
+      const clientConfig = { ...FAKE_AWS, endpoint: stalled.endpoint };
       let call: () => Promise<unknown>;
       if (dependency === 'DynamoDB') {
-        const client = new DynamoDBClient(clientConfig);
+        const client = new DynamoDBClient(withCallCeiling(limits, clientConfig));
         cleanups.push(async () => client.destroy());
-        const table = new DynamoTokenTable({ tableName: 'fake-tokens', client, limits });
+        const table = new DynamoTokenTable({ tableName: 'fake-tokens', client });
         call = () => table.read('acme');
       } else {
-        const client = new SecretsManagerClient(clientConfig);
+        const client = new SecretsManagerClient(withCallLimits(limits, clientConfig));
         cleanups.push(async () => client.destroy());
         const source = new SecretsManagerCredentials({
           secretPrefix: 'ekuaibao/tenants/',
@@ -288,3 +296,102 @@ describe('the refresher’s Invoke, when Lambda never answers', () => {
     expect(result.elapsedMs).toBeLessThan(300 + JITTER_MS);
   });
 });
+
+describe('DynamoDB’s ceiling, held by its request handler (CeilingHttpHandler)', () => {
+  // Attempts far longer than the ceiling: only the handler's ceiling can end these calls.
+  const limits = { callTimeoutMs: 300, maxAttempts: 1, attemptTimeoutMs: 60_000, connectionTimeoutMs: 1_000 };
+
+  /** Sends the headers, then one byte of the body every 50 ms: never silent long enough for a socket timeout. */
+  async function startTricklingServer(): Promise<{ endpoint: string; close(): Promise<void> }> {
+    const sockets = new Set<Socket>();
+    const timers = new Set<NodeJS.Timeout>();
+    const server: Server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => sockets.delete(socket));
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 100000\r\n\r\n{"Item":{');
+        const timer = setInterval(() => socket.write(' '), 50);
+        timers.add(timer);
+        socket.on('close', () => clearInterval(timer));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    return {
+      endpoint: `http://127.0.0.1:${port}`,
+      close: async () => {
+        for (const timer of timers) clearInterval(timer);
+        for (const socket of sockets) socket.destroy();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+
+  const clientAt = (endpoint: string) => {
+    const client = new DynamoDBClient(withCallCeiling(limits, { ...FAKE_AWS, endpoint }));
+    cleanups.push(async () => client.destroy());
+    return client;
+  };
+  const tableAt = (endpoint: string) => new DynamoTokenTable({ tableName: 'fake-tokens', client: clientAt(endpoint) });
+
+  test('a body that keeps trickling in is cut at the ceiling: DependencyUnavailable, caused by AwsCallTimedOut', async () => {
+    const trickling = await startTricklingServer();
+    cleanups.push(() => trickling.close());
+
+    const client = clientAt(trickling.endpoint);
+    const result = await settle(() => new DynamoTokenTable({ tableName: 'fake-tokens', client }).read('acme'));
+
+    expect(result.outcome).toBe('rejected');
+    expect(result.error).toBeInstanceOf(DependencyUnavailable);
+    expect((result.error as Error).cause).toBeInstanceOf(AwsCallTimedOut);
+    expect(result.elapsedMs).toBeGreaterThanOrEqual(limits.callTimeoutMs - 5);
+    expect(result.elapsedMs).toBeLessThan(limits.callTimeoutMs + JITTER_MS);
+    expect((client.config.requestHandler as unknown as CeilingHttpHandler).armed).toBe(0);
+  });
+
+  test('no byte at all: the request is aborted at the ceiling, as an unanswered call', async () => {
+    const stalled = await startStallingServer('no byte', 'application/x-amz-json-1.0');
+    cleanups.push(() => stalled.close());
+
+    const result = await settle(() => tableAt(stalled.endpoint).read('acme'));
+
+    expect(result.outcome).toBe('rejected');
+    expect(result.error).toBeInstanceOf(DependencyUnavailable);
+    expect(isUnansweredCall((result.error as Error).cause)).toBe(true);
+    expect(result.elapsedMs).toBeLessThan(limits.callTimeoutMs + JITTER_MS);
+  });
+
+  test('a call that was answered leaves no ceiling armed, and its connection serves the next call', async () => {
+    let requests = 0;
+    const server: HttpServer = createHttpServer((request, response) => {
+      requests++;
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.0' });
+        response.end(JSON.stringify({ Item: { tenantId: { S: 'acme' }, v: { N: '3' } } }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const client = clientAt(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+    const handler = client.config.requestHandler as unknown as CeilingHttpHandler;
+    const table = new DynamoTokenTable({ tableName: 'fake-tokens', client });
+    const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+    expect((await table.read('acme')).version).toBe(3);
+    await settled();
+    expect(handler.armed).toBe(0);
+    expect((await table.read('acme')).version).toBe(3);
+    await settled();
+    expect(handler.armed).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, limits.callTimeoutMs + 100));
+    // Past both ceilings: had one stayed armed, it would have destroyed a finished body.
+    expect((await table.read('acme')).version).toBe(3);
+    expect(requests).toBe(3);
+  });
+});
+

@@ -3,20 +3,28 @@
  * the values for the default budget, the client configuration they make, and which failures count
  * as a call that got no answer.
  */
-import { DynamoDBClient, InternalServerError, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBClient,
+  GetItemCommand,
+  InternalServerError,
+  ProvisionedThroughputExceededException,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import * as fc from 'fast-check';
 import {
   AwsCallTimedOut,
   awsCallLimits,
+  CeilingHttpHandler,
+  DYNAMODB_ATTEMPTS,
   CALL_TIMEOUT_CAP_MS,
   CONNECTION_TIMEOUT_MS,
   isUnansweredCall,
   MAX_ATTEMPTS,
   RETRY_BACKOFF_ALLOWANCE_MS,
   sendWithin,
+  withCallCeiling,
   withCallLimits,
   worstCaseSdkCallMs,
 } from '../../functions/adapters/aws-call-limits';
@@ -134,6 +142,36 @@ describe('withCallLimits', () => {
   });
 });
 
+describe('withCallCeiling', () => {
+  const limits = awsCallLimits({ requestBudgetMs: 25_500, maxAttempts: DYNAMODB_ATTEMPTS });
+
+  test('one attempt, the middleware cache on, and a handler that holds the ceiling with the timeouts', async () => {
+    const config = withCallCeiling(limits, { region: 'us-east-1', requestHandler: { socketAcquisitionWarningTimeout: 9 } });
+    expect(config.maxAttempts).toBe(1);
+    expect(config.cacheMiddleware).toBe(true);
+    expect(config.requestHandler.ceilingMs).toBe(1_500);
+    const handler = config.requestHandler as unknown as { configProvider: Promise<Record<string, unknown>> };
+    expect(await handler.configProvider).toMatchObject({
+      socketAcquisitionWarningTimeout: 9,
+      connectionTimeout: 1_000,
+      requestTimeout: 1_500,
+      socketTimeout: 1_500,
+      throwOnRequestTimeout: true,
+    });
+  });
+
+  test('shares a handler when given one, and refuses a handler instance in the config', () => {
+    const shared = new CeilingHttpHandler(limits);
+    expect(withCallCeiling(limits, {}, shared).requestHandler).toBe(shared);
+    expect(withCallCeiling(limits, { region: 'eu-west-1' }, shared).requestHandler).toBe(shared);
+    expect(() => withCallCeiling(limits, { requestHandler: { handle: async () => ({}) } })).toThrow(/handler instance/);
+  });
+
+  test('refuses limits of more than one attempt: a bound per attempt would not bound the call', () => {
+    expect(() => new CeilingHttpHandler(awsCallLimits({ requestBudgetMs: 25_500 }))).toThrow(/one attempt/);
+  });
+});
+
 describe('sendWithin', () => {
   const limits = { callTimeoutMs: 50, maxAttempts: 1, attemptTimeoutMs: 50, connectionTimeoutMs: 50 };
 
@@ -215,25 +253,30 @@ describe('the adapters: each call gets its ceiling, and a call that got no answe
     expect(sendOptions(mock.commandCalls(GetSecretValueCommand)[0]!)).toEqual({ abortSignal: expect.any(AbortSignal) });
   });
 
-  test('DynamoDB: every request, each Scan page its own', async () => {
-    const documents = mockClient(DynamoDBDocumentClient);
+  test('DynamoDB: every request is sent without options (the middleware cache applies); its client holds the ceiling', async () => {
+    const dynamoDbLimits = awsCallLimits({ requestBudgetMs: 25_500, maxAttempts: DYNAMODB_ATTEMPTS });
+    const client = new DynamoDBClient(withCallCeiling(dynamoDbLimits, { region: 'us-east-1' }));
+    const mock = mockClient(client);
     try {
-      const table = new DynamoTokenTable({ tableName: 'tokens', client: new DynamoDBClient({ region: 'us-east-1' }), limits });
-      documents.on(GetCommand).rejects(new AwsCallTimedOut(1_500));
+      const table = new DynamoTokenTable({ tableName: 'tokens', client });
+      mock.on(GetItemCommand).rejects(new AwsCallTimedOut(1_500));
       await expect(table.read('acme')).rejects.toBeInstanceOf(DependencyUnavailable);
-      expect(sendOptions(documents.commandCalls(GetCommand)[0]!)).toEqual({ abortSignal: expect.any(AbortSignal) });
+      expect(sendOptions(mock.commandCalls(GetItemCommand)[0]!)).toBeUndefined();
 
-      documents
+      mock
         .on(ScanCommand)
-        .resolvesOnce({ Items: [{ tenantId: 'a' }], LastEvaluatedKey: { tenantId: 'a' } })
-        .resolvesOnce({ Items: [{ tenantId: 'b' }] });
+        .resolvesOnce({ Items: [{ tenantId: { S: 'a' } }], LastEvaluatedKey: { tenantId: { S: 'a' } } })
+        .resolvesOnce({ Items: [{ tenantId: { S: 'b' } }] });
       expect(await table.listExpiringBefore(1)).toEqual(['a', 'b']);
-      const pages = documents.commandCalls(ScanCommand);
-      expect(pages.map((call) => call.args[0].input.ExclusiveStartKey)).toEqual([undefined, { tenantId: 'a' }]);
-      expect(sendOptions(pages[0]!)?.abortSignal).toBeInstanceOf(AbortSignal);
-      expect(sendOptions(pages[0]!)?.abortSignal).not.toBe(sendOptions(pages[1]!)?.abortSignal);
+      const pages = mock.commandCalls(ScanCommand);
+      expect(pages.map((call) => call.args[0].input.ExclusiveStartKey)).toEqual([undefined, { tenantId: { S: 'a' } }]);
+      for (const page of pages) expect(sendOptions(page)).toBeUndefined();
+      expect(client.config.cacheMiddleware).toBe(true);
+      expect(client.config.requestHandler).toBeInstanceOf(CeilingHttpHandler);
+      expect((client.config.requestHandler as unknown as CeilingHttpHandler).ceilingMs).toBe(dynamoDbLimits.callTimeoutMs);
     } finally {
-      documents.restore();
+      mock.restore();
+      client.destroy();
     }
   });
 });

@@ -3,8 +3,7 @@
  * DynamoDB throttling and server errors. The SDK clients are mocked with aws-sdk-client-mock; the
  * adapters are real.
  */
-import { DynamoDBClient, InternalServerError, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient, GetItemCommand, InternalServerError, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import {
   GetSecretValueCommand,
   InternalServiceError,
@@ -179,7 +178,7 @@ describe('Secrets Manager credentials', () => {
 });
 
 describe('DynamoDB token table', () => {
-  const documents = mockClient(DynamoDBDocumentClient);
+  const documents = mockClient(DynamoDBClient);
   afterEach(() => {
     documents.reset();
   });
@@ -189,26 +188,26 @@ describe('DynamoDB token table', () => {
   const table = () => new DynamoTokenTable({ tableName: 'tokens', client: new DynamoDBClient({ region: 'us-east-1' }) });
 
   test('every read is strongly consistent', async () => {
-    documents.on(GetCommand).resolves({});
+    documents.on(GetItemCommand).resolves({});
     expect(await table().read('acme')).toEqual({ tenantId: 'acme', version: 0, credentialRank: 0 });
-    expect(documents.commandCalls(GetCommand)[0]!.args[0].input).toMatchObject({
+    expect(documents.commandCalls(GetItemCommand)[0]!.args[0].input).toMatchObject({
       TableName: 'tokens',
-      Key: { tenantId: 'acme' },
+      Key: { tenantId: { S: 'acme' } },
       ConsistentRead: true,
     });
   });
 
   test('throttling → DependencyThrottled, not retried by the adapter', async () => {
-    documents.on(GetCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
+    documents.on(GetItemCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
     await expect(table().read('acme')).rejects.toBeInstanceOf(DependencyThrottled);
-    expect(documents.commandCalls(GetCommand)).toHaveLength(1);
+    expect(documents.commandCalls(GetItemCommand)).toHaveLength(1);
   });
 
   test('a server error → DependencyUnavailable, not retried by the adapter', async () => {
-    documents.on(GetCommand).rejects(new InternalServerError({ message: 'fake failure', $metadata: {} }));
+    documents.on(GetItemCommand).rejects(new InternalServerError({ message: 'fake failure', $metadata: {} }));
     const error = await table().read('acme').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DependencyUnavailable);
     expect((error as DependencyUnavailable).code).toBe('DEPENDENCY_UNAVAILABLE');
-    expect(documents.commandCalls(GetCommand)).toHaveLength(1);
+    expect(documents.commandCalls(GetItemCommand)).toHaveLength(1);
   });
 });
