@@ -119,7 +119,7 @@ async function main(): Promise<number> {
   const results: { -readonly [K in keyof Results]?: Results[K] } = {};
   if (only.includes('cold-start')) results.coldStart = await timed('1. cold start', () => measureColdStart(engine!, simulator!, settings.coldStart, log));
   if (only.includes('warm')) results.warm = await timed('2. warm invocation', () => measureLatency(engine!, simulator!, settings.warm, log));
-  if (only.includes('stampede')) results.stampede = await timed('3. stampede', () => measureStampede(engine!, simulator!, settings.stampede, log));
+  if (only.includes('stampede')) results.stampede = await timed('3. stampede', () => measureStampede(engine!, settings.stampede, log));
   if (only.includes('outage')) results.outage = await timed('4. outage', () => measureOutage(engine!, settings.outage, log));
   if (only.includes('cost')) results.cost = await timed('5. cost', () => measureCost(engine!, settings.cost, log));
   if (only.includes('throughput')) results.throughput = await timed('i. throughput', () => measureThroughput(engine!, settings.throughput, log));

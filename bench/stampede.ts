@@ -4,13 +4,17 @@
  * yet, against one DynamoDB Local table and one upstream simulator that takes D ms to issue a
  * token. Counted: upstream calls (limit 1) and every caller's latency as a multiple of D (target:
  * p99 ≤ 1.15 × D).
+ *
+ * The simulator runs in a process of its own (support/simulator-process.ts), as DynamoDB Local
+ * does: the upstream is somebody else's servers, and its delay must not wait on this process's
+ * event loop.
  */
 import { StaticCredentials } from '../functions/adapters/tenant-credentials';
-import type { Simulator } from '../local/simulator/simulator';
 import { createContainer, expectStatus, tokenPath, type Container } from './support/container';
 import type { DynamoDbLocal } from '../local/dynamodb-local';
 import { BENCH_CREDENTIAL } from './latency';
 import { percentile, round } from './support/stats';
+import { startSimulatorProcess, type SimulatorProcess } from './support/simulator-process';
 
 export interface StampedeOptions {
   readonly issueDelayMs: number;
@@ -58,12 +62,25 @@ export const STAMPEDE_TABLE = 'bench-stampede';
 
 export async function measureStampede(
   engine: DynamoDbLocal,
-  simulator: Simulator,
+  options: StampedeOptions,
+  progress: (line: string) => void,
+): Promise<StampedeResult> {
+  const simulator = await startSimulatorProcess([BENCH_CREDENTIAL]);
+  try {
+    return await stampede(engine, simulator, options, progress);
+  } finally {
+    await simulator.close();
+  }
+}
+
+async function stampede(
+  engine: DynamoDbLocal,
+  simulator: SimulatorProcess,
   options: StampedeOptions,
   progress: (line: string) => void,
 ): Promise<StampedeResult> {
   await engine.createTable(STAMPEDE_TABLE);
-  simulator.configure({ issueDelayMs: options.issueDelayMs });
+  await simulator.configure({ issueDelayMs: options.issueDelayMs });
   const tenants: string[] = ['stampede-warmup'];
   options.combos.forEach(([k, c]) => {
     for (let r = 0; r < options.repetitions; r++) tenants.push(`stampede-k${k}-c${c}-r${r}`);
@@ -92,9 +109,9 @@ export async function measureStampede(
     for (let r = 0; r < options.repetitions; r++) {
       const containers = Array.from({ length: k }, newContainer);
       await Promise.all(containers.map(async (container) => expectStatus(await container.get(tokenPath('stampede-warmup')), 200, 'warm-up')));
-      simulator.reset();
+      await simulator.reset();
       const run = await fire(containers, c, tokenPath(`stampede-k${k}-c${c}-r${r}`));
-      const counters = simulator.counters();
+      const counters = await simulator.counters();
       upstreamCallsPerRun.push(counters.getAccessToken + counters.refreshToken);
       maxConcurrent = Math.max(maxConcurrent, counters.inFlightMax.getAccessToken, counters.inFlightMax.refreshToken);
       non200 += run.non200;
@@ -137,8 +154,8 @@ export async function measureStampede(
  * UpdateItem with the lease condition, UpdateItem storing the token), with the simulator answering
  * at once. The stampede tenants are untouched: every run still meets a tenant with no item.
  */
-async function warmEngineWrites(container: Container, cycles: number, simulator: Simulator, issueDelayMs: number): Promise<void> {
-  simulator.configure({ issueDelayMs: 0 });
+async function warmEngineWrites(container: Container, cycles: number, simulator: SimulatorProcess, issueDelayMs: number): Promise<void> {
+  await simulator.configure({ issueDelayMs: 0 });
   try {
     for (let i = 0; i < cycles; i++) {
       // A horizon past the token's lifetime: the token is always due, so every cycle takes the lease.
@@ -146,7 +163,7 @@ async function warmEngineWrites(container: Container, cycles: number, simulator:
       if (outcome !== 'refreshed') throw new Error(`warming the engine's writes: refresh ${outcome}`);
     }
   } finally {
-    simulator.configure({ issueDelayMs });
+    await simulator.configure({ issueDelayMs });
   }
 }
 
