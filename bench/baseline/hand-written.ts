@@ -8,7 +8,8 @@
  * - the AWS SDK v3 clients are built once at import, with default configuration (region,
  *   credentials and endpoints from the environment, as in Lambda);
  * - items are read with `DynamoDBDocumentClient` from `@aws-sdk/lib-dynamodb` (plain JavaScript
- *   values, no hand-written unmarshalling), the most common choice, and the one the service makes;
+ *   values, no hand-written unmarshalling), the most common choice (the service itself uses the
+ *   low-level client with the middleware cache; the baseline stays as a team would write it);
  * - the secret is cached in a module `Map` for the life of the container (no expiry);
  * - the read is strongly consistent, as the service's is, so both pay the same read units.
  *
