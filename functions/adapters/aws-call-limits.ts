@@ -132,14 +132,11 @@ export function withCallLimits<C extends object>(
   limits: AwsCallLimits,
   config?: C,
 ): Omit<C, keyof LimitedClientConfig> & LimitedClientConfig {
-  const given = (config as { requestHandler?: unknown } | undefined)?.requestHandler;
-  if (typeof (given as { handle?: unknown } | undefined)?.handle === 'function') {
-    throw new Error('AWS call limits apply to request handler options, not to a handler instance');
-  }
+  const given = givenHandlerOptions(config);
   return {
     ...(config as C),
     maxAttempts: limits.maxAttempts,
-    requestHandler: { ...(given as object | undefined), ...handlerTimeouts(limits) },
+    requestHandler: { ...given, ...handlerTimeouts(limits) },
   };
 }
 
@@ -318,6 +315,15 @@ class CeilingSignal {
   }
 }
 
+/** The request handler options a client configuration gives; a handler instance cannot take the limits, and is refused. */
+function givenHandlerOptions(config: object | undefined): NodeHttpHandlerOptions | undefined {
+  const given = (config as { requestHandler?: unknown } | undefined)?.requestHandler;
+  if (typeof (given as { handle?: unknown } | undefined)?.handle === 'function') {
+    throw new Error('AWS call limits apply to request handler options, not to a handler instance');
+  }
+  return given as NodeHttpHandlerOptions | undefined;
+}
+
 function handlerTimeouts(limits: AwsCallLimits): LimitedRequestHandler {
   return {
     connectionTimeout: limits.connectionTimeoutMs,
@@ -339,14 +345,11 @@ export function withCallCeiling<C extends object>(
   config?: C,
   handler?: CeilingHttpHandler,
 ): Omit<C, 'maxAttempts' | 'requestHandler' | 'cacheMiddleware'> & { maxAttempts: number; requestHandler: CeilingHttpHandler; cacheMiddleware: true } {
-  const given = (config as { requestHandler?: unknown } | undefined)?.requestHandler;
-  if (typeof (given as { handle?: unknown } | undefined)?.handle === 'function') {
-    throw new Error('AWS call limits apply to request handler options, not to a handler instance');
-  }
+  const given = givenHandlerOptions(config);
   return {
     ...(config as C),
     maxAttempts: limits.maxAttempts,
-    requestHandler: handler ?? new CeilingHttpHandler(limits, given as NodeHttpHandlerOptions | undefined),
+    requestHandler: handler ?? new CeilingHttpHandler(limits, given),
     cacheMiddleware: true,
   };
 }
