@@ -10,7 +10,9 @@
  * - metrics.ts: the metric names the functions emit, and which function emits which
  * - table.ts: the token table's attribute names
  * - tenant-session.ts: the session tag and lifetime of tenant sessions
+ * - lazy-modules.ts: the modules the functions import only when needed, files of their own in the asset
  */
+export * from './lazy-modules';
 export * from './lease-timing';
 export * from './metrics';
 export * from './routes';

@@ -1,4 +1,5 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import * as path from 'node:path';
+import { AssetStaging, Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import {
   ApplicationLogLevel,
@@ -24,7 +25,7 @@ import {
 } from '../contract/lease-timing';
 import type { FunctionEnvironment } from '../contract/settings';
 import { InvalidTokenVendingSetting } from './errors';
-import { LOCK_FILE, REPO_ROOT } from './paths';
+import { LAZY_MODULE_ENTRIES, LOCK_FILE, REPO_ROOT } from './paths';
 
 /** API Gateway closes a REST integration after 29 seconds unless a quota increase says otherwise. */
 export const API_GATEWAY_INTEGRATION_TIMEOUT = Duration.millis(API_GATEWAY_INTEGRATION_TIMEOUT_MS);
@@ -33,11 +34,14 @@ export const API_GATEWAY_INTEGRATION_TIMEOUT = Duration.millis(API_GATEWAY_INTEG
 export const WARMER_MAX_TIMEOUT = Duration.minutes(5);
 
 /**
- * How the functions are bundled: one self-contained ESM file that runs with nothing else
- * beside it, including the AWS SDK v3 (so the asset pins the SDK version it was tested with
- * instead of whatever the runtime ships).
+ * How each file of a function's asset is built: ESM for Node 24, AWS SDK v3 included (so the asset
+ * pins the SDK version it was tested with instead of whatever the runtime ships), nothing left to
+ * a node_modules. The type names every option set: the lazy modules' build below passes each one
+ * to esbuild as NodejsFunction does (`esbuildArgs`, which the compiler holds to the same list).
  */
-export const TOKEN_VENDING_BUNDLING: BundlingOptions = {
+export const ASSET_FILE_BUNDLING: Required<
+  Pick<BundlingOptions, 'format' | 'target' | 'mainFields' | 'banner' | 'minify' | 'keepNames' | 'sourceMap' | 'sourcesContent' | 'externalModules'>
+> = {
   format: OutputFormat.ESM,
   target: 'node24',
   mainFields: ['module', 'main'],
@@ -56,9 +60,96 @@ export const TOKEN_VENDING_BUNDLING: BundlingOptions = {
   sourceMap: true,
   sourcesContent: false,
   externalModules: [],
+};
+
+/** A module the functions' code imports only when needed (contract/lazy-modules.ts). */
+export interface LazyModule {
+  /** What the code passes to `import()`: `./<file>.js`, the file's name beside index.mjs. */
+  readonly specifier: string;
+  /** Absolute path of its TypeScript source. */
+  readonly entry: string;
+}
+
+export const LAZY_MODULES: readonly LazyModule[] = Object.entries(LAZY_MODULE_ENTRIES).map(([specifier, entry]) => ({ specifier, entry }));
+
+/** The file a lazy module is in, in the asset: where the bundled `import()` finds it. */
+export function lazyModuleFile(module: LazyModule): string {
+  const file = /^\.\/([\w.-]+\.js)$/.exec(module.specifier)?.[1];
+  if (file === undefined) throw new Error(`lazy module ${module.specifier}: expected ./<name>.js, a file beside index.mjs`);
+  return file;
+}
+
+/**
+ * The asset's package.json: Node (Lambda's, in /var/task, too) then loads the lazy modules' `.js`
+ * files as ESM outright. Without it Node 24 tries CommonJS first and falls back to ESM on seeing
+ * an `import`; index.mjs is ESM by its extension alone.
+ */
+export const ASSET_PACKAGE_JSON = '{"type":"module"}';
+
+/**
+ * How the functions are bundled: index.mjs (plus its map) holds everything a function loads at
+ * import; each lazy module is a file of its own beside it, with its map. NodejsFunction cannot
+ * split code (it gives esbuild one --outfile), so an afterBundling step builds those files, with
+ * the same options, and the package.json that makes Node load them as ESM.
+ *
+ * Both functions get them: the warmer's code holds the same `import()` (functions/token/wiring.ts),
+ * although it never runs it.
+ */
+export const TOKEN_VENDING_BUNDLING: BundlingOptions = {
+  ...ASSET_FILE_BUNDLING,
+  // The code imports them by a variable, which esbuild does not follow. Listed here, a literal
+  // import of the same path stays out of index.mjs too: esbuild compares import paths with these
+  // before resolving them, and keeps a match verbatim.
+  externalModules: [...ASSET_FILE_BUNDLING.externalModules, ...LAZY_MODULES.map((m) => m.specifier)],
   bundleAwsSDK: true,
   forceDockerBundling: false,
+  commandHooks: {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (inputDir, outputDir) => [
+      ...LAZY_MODULES.map((m) =>
+        shellCommand([
+          ...esbuildRunner(inputDir),
+          '--bundle',
+          path.posix.join(inputDir, path.relative(REPO_ROOT, m.entry)),
+          `--outfile=${path.posix.join(outputDir, lazyModuleFile(m))}`,
+          '--platform=node',
+          ...esbuildArgs(ASSET_FILE_BUNDLING),
+        ]),
+      ),
+      `${shellCommand(['echo', ASSET_PACKAGE_JSON])} > ${shellCommand([path.posix.join(outputDir, 'package.json')])}`,
+    ],
+  },
 };
+
+/** NodejsFunction's esbuild flags for these options (aws-lambda-nodejs/lib/bundling.js), each option once. */
+function esbuildArgs(o: typeof ASSET_FILE_BUNDLING): string[] {
+  const flags: { [K in keyof typeof ASSET_FILE_BUNDLING]: (value: (typeof ASSET_FILE_BUNDLING)[K]) => string[] } = {
+    format: (v) => [`--format=${v}`],
+    target: (v) => [`--target=${v}`],
+    mainFields: (v) => [`--main-fields=${v.join(',')}`],
+    banner: (v) => [`--banner:js=${v}`],
+    minify: (v) => (v ? ['--minify'] : []),
+    keepNames: (v) => (v ? ['--keep-names'] : []),
+    sourceMap: (v) => (v ? ['--sourcemap'] : []),
+    sourcesContent: (v) => (v ? [] : ['--sources-content=false']),
+    externalModules: (v) => v.map((m) => `--external:${m}`),
+  };
+  return (Object.keys(flags) as Array<keyof typeof flags>).flatMap((k) => (flags[k] as (v: unknown) => string[])(o[k]));
+}
+
+/**
+ * esbuild as NodejsFunction runs it: the project's (a devDependency) through `npx --no-install`
+ * when bundling locally, the image's when bundling in Docker.
+ */
+function esbuildRunner(inputDir: string): string[] {
+  return inputDir === AssetStaging.BUNDLING_INPUT_DIR ? ['esbuild'] : ['npx', '--no-install', 'esbuild'];
+}
+
+/** One command line for bash (commandHooks run through `bash -c`): every word single-quoted. */
+function shellCommand(words: readonly string[]): string {
+  return words.map((w) => `'${w.replaceAll("'", `'\\''`)}'`).join(' ');
+}
 
 export type RequestBudget = LeaseTimingInput & { readonly leaseWaitMs: number };
 
@@ -111,27 +202,39 @@ export interface TokenVendingFunctionProps {
 }
 
 /**
- * The function props an infra team may set, merged over the construct's own (AWS Solutions
- * Constructs style): reserved concurrency, memory, ephemeral storage, the VPC placement, ... What
- * the service's guarantees rest on stays the construct's: the code and its bundling, the role, the
- * log group, the environment (contract/settings.ts) and the timeout (derived from the request
- * budget).
+ * The function props that stay the construct's, because the service's guarantees rest on them: the
+ * code and its bundling (the lazy modules' files and the external that points at them, above),
+ * the role, the log group, the environment (contract/settings.ts) and the timeout (derived from
+ * the request budget).
  */
-export type TokenVendingFunctionOverrides = Omit<
-  NodejsFunctionProps,
-  | 'entry'
-  | 'handler'
-  | 'code'
-  | 'runtime'
-  | 'bundling'
-  | 'projectRoot'
-  | 'depsLockFilePath'
-  | 'role'
-  | 'logGroup'
-  | 'logRetention'
-  | 'environment'
-  | 'timeout'
->;
+export const RESERVED_FUNCTION_PROPS = [
+  'entry',
+  'handler',
+  'code',
+  'runtime',
+  'bundling',
+  'projectRoot',
+  'depsLockFilePath',
+  'role',
+  'logGroup',
+  'logRetention',
+  'environment',
+  'timeout',
+] as const satisfies ReadonlyArray<keyof NodejsFunctionProps>;
+
+/**
+ * The function props an infra team may set, merged over the construct's own (AWS Solutions
+ * Constructs style): reserved concurrency, memory, ephemeral storage, the VPC placement, ... The
+ * type leaves out RESERVED_FUNCTION_PROPS; given anyway (from JavaScript, or through a cast), they
+ * are refused, not merged: a `bundling` of one's own would replace the construct's whole, and the
+ * asset would lose its lazy modules' files.
+ */
+export type TokenVendingFunctionOverrides = Omit<NodejsFunctionProps, (typeof RESERVED_FUNCTION_PROPS)[number]>;
+
+/** The reserved props that `overrides` sets, which the type cannot keep out at run time. */
+export function reservedPropsIn(overrides: object): string[] {
+  return RESERVED_FUNCTION_PROPS.filter((key) => (overrides as Record<string, unknown>)[key] !== undefined);
+}
 
 /**
  * What Lambda needs to attach a function to a VPC, as AWS's AWSLambdaVPCAccessExecutionRole
@@ -182,6 +285,8 @@ export class TokenVendingFunction extends Construct {
     });
     this.logGroup.grantWrite(this.role);
     const overrides = props.overrides ?? {};
+    const [reserved] = reservedPropsIn(overrides);
+    if (reserved !== undefined) throw new InvalidTokenVendingSetting(`overrides.${reserved}`, 'is the construct\'s and cannot be overridden');
     if (overrides.vpc) {
       this.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'AttachToTheVpc', actions: [...VPC_ACCESS_ACTIONS], resources: ['*'] }));
     }

@@ -23,7 +23,7 @@ import { FUNCTION_ENTRIES } from './paths';
 import { TokenApi } from './token-api';
 import { TelemetryKey } from './telemetry-key';
 import { TenantAccessRole } from './tenant-access-role';
-import { TokenVendingFunction, type TokenVendingFunctionOverrides, tokenFunctionTimeout, warmerTimeout } from './token-functions';
+import { reservedPropsIn, TokenVendingFunction, type TokenVendingFunctionOverrides, tokenFunctionTimeout, warmerTimeout } from './token-functions';
 import { TokenMonitoring } from './token-monitoring';
 import { TokenStore } from './token-store';
 
@@ -236,8 +236,10 @@ export interface EkuaibaoTokenVendingProps {
   readonly securityGroups?: ISecurityGroup[];
   /**
    * Props of the token function merged over the construct's (reserved concurrency, memory,
-   * ephemeral storage, ...). The code, role, log group, environment and timeout stay the
-   * construct's. A `vpc` given here wins over `vpc` above, for this function.
+   * ephemeral storage, ...). The code and its bundling, role, log group, environment and timeout
+   * stay the construct's: the type leaves them out, and synth refuses them if given anyway (a
+   * `bundling` would replace the construct's whole and drop the asset's lazily loaded Lambda
+   * client file, lib/token-functions.ts). A `vpc` given here wins over `vpc` above, for this function.
    * @default - none
    */
   readonly tokenFunctionProps?: TokenVendingFunctionOverrides;
@@ -594,5 +596,8 @@ function check(p: ResolvedTokenVendingProps): void {
     fail('wafRateLimit', 'must be an integer of at least 10 (requests per IP per 5 minutes)');
   }
   if (p.alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(p.alarmEmail)) fail('alarmEmail', `"${p.alarmEmail}" is not an e-mail address`);
+  for (const prop of ['tokenFunctionProps', 'warmerFunctionProps'] as const) {
+    for (const key of reservedPropsIn(p[prop] ?? {})) fail(`${prop}.${key}`, 'is the construct\'s and cannot be overridden');
+  }
 }
 

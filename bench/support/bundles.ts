@@ -1,36 +1,36 @@
 /**
  * The Lambda bundles the cold-start figure loads: the token function's asset as `cdk synth`
- * produces it (preferred), or, when the CDK app cannot synthesize, the same entry bundled here with
- * the options the CDK app uses; and the hand-written baseline's bundle, always built here with
- * those options.
+ * produces it (preferred), or, when the CDK app cannot synthesize, the same entry bundled here as
+ * the CDK app bundles it (index.mjs, and the lazy modules as files of their own beside it); and
+ * the hand-written baseline's bundle, always built here with those options.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { TOKEN_VENDING_BUNDLING } from '../../lib/token-functions';
+import { ASSET_FILE_BUNDLING, ASSET_PACKAGE_JSON, LAZY_MODULES, lazyModuleFile, TOKEN_VENDING_BUNDLING } from '../../lib/token-functions';
 import { packageOf } from './import-profile';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * TOKEN_VENDING_BUNDLING of lib/token-functions.ts (NodejsFunction's esbuild options) as esbuild's
- * own options: one self-contained ESM file plus its source map, AWS SDK included. Derived, not
- * copied, so that the baseline is always built exactly as the token function is.
+ * The options of lib/token-functions.ts (NodejsFunction's esbuild options) as esbuild's own: an
+ * ESM file plus its source map, AWS SDK included, the lazy modules (contract/lazy-modules.ts) left
+ * out. Derived, not copied, so that the baseline is always built exactly as the token function is.
  */
 export const BUNDLE_OPTIONS: BuildOptions = {
   bundle: true,
-  format: TOKEN_VENDING_BUNDLING.format === OutputFormat.ESM ? 'esm' : 'cjs',
+  format: ASSET_FILE_BUNDLING.format === OutputFormat.ESM ? 'esm' : 'cjs',
   platform: 'node',
-  target: TOKEN_VENDING_BUNDLING.target!,
-  mainFields: [...TOKEN_VENDING_BUNDLING.mainFields!],
-  ...(TOKEN_VENDING_BUNDLING.banner !== undefined && { banner: { js: TOKEN_VENDING_BUNDLING.banner } }),
-  minify: TOKEN_VENDING_BUNDLING.minify!,
-  keepNames: TOKEN_VENDING_BUNDLING.keepNames!,
-  sourcemap: TOKEN_VENDING_BUNDLING.sourceMap!,
-  sourcesContent: TOKEN_VENDING_BUNDLING.sourcesContent!,
+  target: ASSET_FILE_BUNDLING.target,
+  mainFields: [...ASSET_FILE_BUNDLING.mainFields],
+  banner: { js: ASSET_FILE_BUNDLING.banner },
+  minify: ASSET_FILE_BUNDLING.minify,
+  keepNames: ASSET_FILE_BUNDLING.keepNames,
+  sourcemap: ASSET_FILE_BUNDLING.sourceMap,
+  sourcesContent: ASSET_FILE_BUNDLING.sourcesContent,
   external: [...TOKEN_VENDING_BUNDLING.externalModules!],
   logLevel: 'silent',
 };
@@ -38,7 +38,9 @@ export const BUNDLE_OPTIONS: BuildOptions = {
 export interface LambdaBundle {
   /** 'cdk synth' or 'esbuild (fallback)' or 'esbuild'. */
   readonly source: string;
+  /** The asset: the handler file and whatever it loads, nothing else (Lambda's /var/task). */
   readonly directory: string;
+  /** The handler file (index.mjs) in `directory`. */
   readonly file: string;
   /** The function's environment from the template (strings only; TABLE_NAME is filled in later). */
   readonly environment: Record<string, string>;
@@ -49,29 +51,22 @@ export interface LambdaBundle {
 }
 
 /**
- * @param leaveOutDynamicImports keep the modules that the service's own code (functions/) imports
- *   dynamically (`import()`) out of the file, as code splitting would put them in a chunk of their
- *   own: an information build, never the subject. (The AWS SDK's own dynamic imports, such as its
- *   credential providers, stay in: the first request loads some of them.)
+ * Bundles `entry` into `outdir` as the CDK app does (lib/token-functions.ts, TOKEN_VENDING_BUNDLING):
+ * index.mjs, and, with `lazyModules`, each lazy module as a file of its own beside it, and the
+ * package.json that makes Node load those as ESM.
+ *
+ * @param lazyModules false for code that imports none of them (the hand-written baseline).
  */
-export async function buildBundle(entry: string, outdir: string, source = 'esbuild', leaveOutDynamicImports = false): Promise<LambdaBundle> {
+export async function buildBundle(entry: string, outdir: string, source = 'esbuild', lazyModules = true): Promise<LambdaBundle> {
   mkdirSync(outdir, { recursive: true });
   const file = path.join(outdir, 'index.mjs');
-  await build({
-    ...BUNDLE_OPTIONS,
-    entryPoints: [entry],
-    outfile: file,
-    ...(leaveOutDynamicImports && {
-      plugins: [
-        {
-          name: 'leave-out-dynamic-imports',
-          setup(b) {
-            b.onResolve({ filter: /.*/ }, (args) => (args.kind === 'dynamic-import' && /\/functions\//.test(args.importer) ? { path: args.path, external: true } : undefined));
-          },
-        },
-      ],
-    }),
-  });
+  await build({ ...BUNDLE_OPTIONS, entryPoints: [entry], outfile: file });
+  if (lazyModules) {
+    for (const m of LAZY_MODULES) {
+      await build({ ...BUNDLE_OPTIONS, external: [...ASSET_FILE_BUNDLING.externalModules], entryPoints: [m.entry], outfile: path.join(outdir, lazyModuleFile(m)) });
+    }
+    writeFileSync(path.join(outdir, 'package.json'), `${ASSET_PACKAGE_JSON}\n`);
+  }
   return { source, directory: outdir, file, environment: {} };
 }
 
@@ -141,7 +136,7 @@ function run(command: string, args: string[], cwd: string, timeoutMs: number): P
   });
 }
 
-/** Bytes of the bundle per npm package (or repository folder), from an esbuild metafile of the same entry and options. */
+/** Bytes of the bundle's index.mjs per npm package (or repository folder), from an esbuild metafile of the same entry and options (the lazy modules left out). */
 export async function bytesByPackage(entry: string): Promise<Map<string, number>> {
   const result = await build({ ...BUNDLE_OPTIONS, entryPoints: [entry], write: false, outdir: '/tmp/bundle-composition', metafile: true });
   const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);

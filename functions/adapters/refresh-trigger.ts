@@ -5,8 +5,11 @@
  * locally, where nothing freezes, it is a background task in the same process.
  */
 import type { LambdaClient, LambdaClientConfig } from '@aws-sdk/client-lambda';
+import { LAMBDA_SDK_MODULE } from '../../contract/lazy-modules';
 import type { RefreshTrigger } from '../domain/types';
 import { type AwsCallLimits, sendWithin, withCallLimits } from './aws-call-limits';
+
+type LambdaSdk = typeof import('./lambda-sdk.js');
 
 /** The refresher's event for one tenant; the warmer tells it from its schedule's events by `tenantId`. */
 export interface RefreshRequestEvent {
@@ -34,20 +37,23 @@ export interface LambdaRefreshTriggerOptions {
  * answers 202 within one round trip. Retries and event age are the function's async invoke config.
  *
  * The Lambda client is loaded on the first refresh request, not at import: most containers never
- * make one, and the package is a tenth of the bundle (README, Performance: cold start).
+ * make one, and the package is a tenth of the bundle (README, Performance: cold start). It is a
+ * file of its own in the asset (contract/lazy-modules.ts), so index.mjs does not hold it either.
  *
  * @example
  * const trigger = new LambdaRefreshTrigger({ functionName: 'ekuaibao-token-warmer' });
  * await trigger.requestRefresh('acme');
  */
 export class LambdaRefreshTrigger implements RefreshTrigger {
-  private sdk: Promise<{ client: LambdaClient; InvokeCommand: typeof import('./lambda-sdk').InvokeCommand }> | undefined;
+  private sdk: Promise<{ client: LambdaClient; InvokeCommand: LambdaSdk['InvokeCommand'] }> | undefined;
 
   constructor(private readonly options: LambdaRefreshTriggerOptions) {}
 
   async requestRefresh(tenantId: string): Promise<void> {
     const event: RefreshRequestEvent = { tenantId };
-    this.sdk ??= import('./lambda-sdk').then(({ LambdaClient, InvokeCommand }) => {
+    // By the contract's name, not a literal: esbuild does not follow an import() of a variable, so
+    // the module stays out of index.mjs, and the asset has it under that name.
+    this.sdk ??= (import(LAMBDA_SDK_MODULE) as Promise<LambdaSdk>).then(({ LambdaClient, InvokeCommand }) => {
       const { limits, clientConfig = {}, instrument = (client: LambdaClient) => client } = this.options;
       const config = limits ? withCallLimits(limits, clientConfig) : clientConfig;
       return { client: this.options.client ?? instrument(new LambdaClient(config)), InvokeCommand };

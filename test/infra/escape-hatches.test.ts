@@ -2,12 +2,17 @@
  * What an infra team expects to pass in (AWS Solutions Constructs style): the functions' own
  * props, an existing VPC, KMS key and SNS topic. The construct keeps what its guarantees rest on.
  */
-import { App, type CfnElement, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { SecurityGroup, SubnetType, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import { ApplicationLogLevel } from 'aws-cdk-lib/aws-lambda';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { FunctionEnvironment } from '../../contract/settings';
+import { FUNCTION_ENTRIES } from '../../lib/paths';
+import { TokenVendingFunction, type TokenVendingFunctionOverrides } from '../../lib/token-functions';
 import { EkuaibaoTokenVending, type EkuaibaoTokenVendingProps } from '../../lib/token-vending';
 import { tempOutdir } from './support/synth';
 import { render } from './support/template';
@@ -36,6 +41,33 @@ test('function props override the defaults, each function its own', () => {
   expect(props!.Timeout).toBe(28);
   expect(render(props!.Role)).toBe(`\${${stackLogicalId(vending.tokenFunction.role.node.defaultChild!)}.Arn}`);
   expect((props!.Environment as { Variables: Record<string, unknown> }).Variables).toHaveProperty('LEASE_WAIT_MS', '8000');
+});
+
+test('a prop the construct keeps is refused when given anyway (JavaScript, a cast), not merged over its own', () => {
+  // A bundling of one's own would replace the construct's whole: the asset would lose the Lambda
+  // client's file (lib/token-functions.ts) and break on the first refresh request.
+  const bundling = { bundling: { minify: false } } as unknown as TokenVendingFunctionOverrides;
+  expect(() => build(() => ({ tokenFunctionProps: bundling }))).toThrow(/"tokenFunctionProps\.bundling"/);
+  expect(() => build(() => ({ warmerFunctionProps: { environment: {} } as unknown as TokenVendingFunctionOverrides }))).toThrow(
+    /"warmerFunctionProps\.environment"/,
+  );
+  // Used on its own, the function construct refuses them too.
+  const stack = new Stack(new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } }), 'Direct');
+  expect(
+    () =>
+      new TokenVendingFunction(stack, 'Fn', {
+        entry: FUNCTION_ENTRIES.token,
+        description: 'direct',
+        environment: {} as FunctionEnvironment,
+        timeout: Duration.seconds(10),
+        memorySize: 512,
+        logLevel: ApplicationLogLevel.INFO,
+        logRetention: RetentionDays.ONE_YEAR,
+        removalPolicy: RemovalPolicy.DESTROY,
+        logsKey: new Key(stack, 'Key'),
+        overrides: { bundling: {} } as unknown as TokenVendingFunctionOverrides,
+      }),
+  ).toThrow(/"overrides\.bundling"/);
 });
 
 test('an existing VPC with its subnets and security groups: both functions run in it and may attach to it', () => {

@@ -1,8 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LAMBDA_SDK_MODULE } from '../../contract/lazy-modules';
 import { leaseDurationMs, REQUEST_OVERHEAD_MS, requestBudgetMs } from '../../contract/lease-timing';
 import { loadConfig } from '../../functions/token/config';
 import { InvalidTokenVendingSetting } from '../../lib/errors';
+import { REPO_ROOT } from '../../lib/paths';
 import { API_GATEWAY_INTEGRATION_TIMEOUT, TOKEN_VENDING_BUNDLING, tokenFunctionTimeout } from '../../lib/token-functions';
 import { synthesize, type Synthesized } from './support/synth';
 import { render, resourceAt } from './support/template';
@@ -214,7 +218,7 @@ describe('warmer schedule', () => {
 });
 
 describe('bundling', () => {
-  test('produces one minified ESM file with source maps and the AWS SDK inside, built locally', () => {
+  test('produces minified ESM files with source maps and the AWS SDK inside, built locally', () => {
     expect(TOKEN_VENDING_BUNDLING).toMatchObject({
       format: OutputFormat.ESM,
       target: 'node24',
@@ -222,7 +226,9 @@ describe('bundling', () => {
       // Naming calls at import cost cold start; the service's errors name themselves.
       keepNames: false,
       sourceMap: true,
-      externalModules: [],
+      sourcesContent: false,
+      // Only the lazy modules, which are files of their own in the asset; nothing is left to a node_modules.
+      externalModules: [LAMBDA_SDK_MODULE],
       bundleAwsSDK: true,
       forceDockerBundling: false,
     });
@@ -230,5 +236,32 @@ describe('bundling', () => {
     expect(TOKEN_VENDING_BUNDLING.banner).toBe(
       "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
     );
+  });
+
+  test('bundles each lazy module beside index.mjs with the same esbuild options, under the name the code imports it by', () => {
+    const hooks = TOKEN_VENDING_BUNDLING.commandHooks!;
+    expect(hooks.beforeBundling(REPO_ROOT, '/tmp/out dir')).toEqual([]);
+    const [bundle, packageJson, ...more] = hooks.afterBundling(REPO_ROOT, '/tmp/out dir');
+    expect(more).toEqual([]);
+    // The words bash runs (commandHooks run through `bash -c`): quoting keeps the banner and the space whole.
+    const words = spawnSync('bash', ['-c', `printf '%s\\0' ${bundle}`], { encoding: 'utf8' }).stdout.split('\0').slice(0, -1);
+    // The project's esbuild, as NodejsFunction runs it locally.
+    expect(words.slice(0, 5)).toEqual(['npx', '--no-install', 'esbuild', '--bundle', path.join(REPO_ROOT, 'functions', 'adapters', 'lambda-sdk.ts')]);
+    expect(words.slice(5).sort()).toEqual(
+      [
+        `--outfile=/tmp/out dir/${path.basename(LAMBDA_SDK_MODULE)}`,
+        '--platform=node',
+        '--format=esm',
+        '--target=node24',
+        '--main-fields=module,main',
+        `--banner:js=${TOKEN_VENDING_BUNDLING.banner}`,
+        '--minify',
+        '--sourcemap',
+        '--sources-content=false',
+      ].sort(),
+    );
+    expect(packageJson).toBe(`'echo' '{"type":"module"}' > '/tmp/out dir/package.json'`);
+    // In Docker, the image's esbuild and the mounted input folder.
+    expect(hooks.afterBundling('/asset-input', '/asset-output')[0]).toMatch(/^'esbuild' '--bundle' '\/asset-input\/functions\/adapters\/lambda-sdk\.ts'/);
   });
 });

@@ -1,9 +1,10 @@
 /**
- * The token function's asset, exactly as CDK uploads it, runs on its own: copied alone into an
- * empty folder outside the repository (no node_modules anywhere above it) and started the way
- * Lambda starts it, with Node 24, its environment from the template and an API Gateway event;
- * and the refresh path between the two assets against loopback stand-ins for the AWS APIs,
- * tenant sessions (STS) included.
+ * The token function's asset, exactly as CDK uploads it, runs on its own: its folder copied whole,
+ * and alone, into an empty folder outside the repository (no node_modules anywhere above it) and
+ * started the way Lambda starts it, with Node 24, its environment from the template and an API
+ * Gateway event; and the refresh path between the two assets against loopback stand-ins for the
+ * AWS APIs, tenant sessions (STS) included. The refresh request loads the Lambda client from its
+ * own file in the asset (contract/lazy-modules.ts).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -16,6 +17,7 @@ import { ensureTokenTable, localDynamoDbConfig } from '../../local/token-table-s
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { LAMBDA_SDK_MODULE } from '../../contract/lazy-modules';
 import { synthesize, type TemplateJson } from './support/synth';
 
 interface FunctionUnderTest {
@@ -53,10 +55,40 @@ afterAll(() => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
-test('the asset is one self-contained ESM file and its source map', () => {
-  expect(readdirSync(tokenFunction.taskRoot).sort()).toEqual(['index.mjs', 'index.mjs.map']);
-  expect(tokenFunction.handlerFile).toBe('index.mjs');
-  expect(ancestorsWithNodeModules(tokenFunction.taskRoot)).toEqual([]);
+/** The lazy module's file in the asset: what the bundled `import()` of LAMBDA_SDK_MODULE loads. */
+const LAMBDA_SDK_FILE = path.basename(LAMBDA_SDK_MODULE);
+
+test('the asset is index.mjs and the lazily loaded Lambda client, each with its source map, and the package.json that makes the client ESM', () => {
+  for (const fn of [tokenFunction, warmerFunction]) {
+    expect(readdirSync(fn.taskRoot).sort()).toEqual(['index.mjs', 'index.mjs.map', LAMBDA_SDK_FILE, `${LAMBDA_SDK_FILE}.map`, 'package.json']);
+    expect(fn.handlerFile).toBe('index.mjs');
+    expect(JSON.parse(readFileSync(path.join(fn.taskRoot, 'package.json'), 'utf8'))).toEqual({ type: 'module' });
+    expect(ancestorsWithNodeModules(fn.taskRoot)).toEqual([]);
+  }
+});
+
+test('index.mjs leaves the Lambda client to its own file, and imports that file by its name', () => {
+  // The service shape and the Invoke path are client-lambda's own; the map names its sources.
+  // (Matches, not whole files, in the expectations: a failure would print half a megabyte.)
+  const lambdaClient = /AWSGirApiService|\/2015-03-31\/functions\//g;
+  const found = (file: string, pattern: RegExp) => [...new Set(readFileSync(file, 'utf8').match(pattern) ?? [])];
+  const sources = (file: string) => (JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] }).sources;
+  const fromClientLambda = (file: string) => sources(file).filter((s) => s.includes('@aws-sdk/client-lambda/'));
+  // The warmer's code holds the same import() (it never runs it): its asset is built the same way.
+  for (const fn of [tokenFunction, warmerFunction, tracedTokenFunction]) {
+    const index = path.join(fn.taskRoot, 'index.mjs');
+    const split = path.join(fn.taskRoot, LAMBDA_SDK_FILE);
+    expect(found(index, lambdaClient)).toEqual([]);
+    expect(fromClientLambda(index)).toEqual([]);
+    expect(found(index, new RegExp(JSON.stringify(LAMBDA_SDK_MODULE).replaceAll('.', '\\.'), 'g'))).toHaveLength(1);
+    expect(found(split, lambdaClient).sort()).toEqual(['/2015-03-31/functions/', 'AWSGirApiService']);
+    expect(fromClientLambda(split)).toContainEqual(expect.stringMatching(/commands\/InvokeCommand\.js$/));
+    // Built as index.mjs is: the same banner first, a map beside it without the sources' text.
+    const firstLine = (file: string) => readFileSync(file, 'utf8').split('\n', 1)[0];
+    expect(firstLine(split)).toBe(firstLine(index));
+    expect(readFileSync(split, 'utf8').trimEnd().split('\n').at(-1)).toBe(`//# sourceMappingURL=${LAMBDA_SDK_FILE}.map`);
+    expect(JSON.parse(readFileSync(`${split}.map`, 'utf8'))).not.toHaveProperty('sourcesContent');
+  }
 });
 
 test('the token asset imports alone in an empty folder', () => {
@@ -184,7 +216,9 @@ describe('the refresh path, asset to asset', () => {
   test('the default assets hold no X-Ray SDK; with traceAwsCalls the token asset loads it, still serves and records no token', async () => {
     // cls-hooked, which the X-Ray SDK loads, is what installs the async hooks on every promise.
     for (const fn of [tokenFunction, warmerFunction]) {
-      expect(readFileSync(path.join(fn.taskRoot, fn.handlerFile), 'utf8')).not.toMatch(/AWS_XRAY_CONTEXT_MISSING|cls-hooked/);
+      for (const file of [fn.handlerFile, LAMBDA_SDK_FILE]) {
+        expect(readFileSync(path.join(fn.taskRoot, file), 'utf8')).not.toMatch(/AWS_XRAY_CONTEXT_MISSING|cls-hooked/);
+      }
     }
     const event = apiGatewayEvent('GET', '/tenants/{tenantId}/token', { tenantId: 'acme' });
     const plain = await invokeAsync(tokenFunction, event, { ...localAws(), REPORT_XRAY: '1' });
