@@ -1,14 +1,15 @@
 /**
  * Figure 1: cold start. The token function's bundle as `cdk synth` produces it (size, gzipped
- * size) and the time for a fresh Node 24 process, in an empty folder with nothing but the bundle,
- * to import it and serve one request: GET /tenants/{id}/token for a tenant whose secret is in
- * "Secrets Manager" (a local stub speaking the real protocol) and whose token is already in the
- * table (DynamoDB Local) — the usual first request of a new container. Next to it, the same for
- * the hand-written competitor (bench/baseline/hand-written.ts) bundled with the same esbuild
- * options, run with the same environment, making the same first-request AWS calls
- * (GetSecretValue, GetItem) against the same stub and table. Runs alternate. Then both bundles
- * are imported again under `node --cpu-prof`, and the samples are attributed to packages through
- * the source map (support/import-profile.ts).
+ * size of index.mjs) and the time for a fresh Node 24 process, in an empty folder with nothing but
+ * the function's asset (index.mjs, and the Lambda client's file, which only a refresh request
+ * loads: contract/lazy-modules.ts), to import it and serve one request: GET /tenants/{id}/token
+ * for a tenant whose secret is in "Secrets Manager" (a local stub speaking the real protocol) and
+ * whose token is already in the table (DynamoDB Local) — the usual first request of a new
+ * container. Next to it, the same for the hand-written competitor (bench/baseline/hand-written.ts)
+ * bundled with the same esbuild options, run with the same environment, making the same
+ * first-request AWS calls (GetSecretValue, GetItem) against the same stub and table. Runs
+ * alternate. Then both bundles are imported again under `node --cpu-prof`, and the samples are
+ * attributed to packages through the source map (support/import-profile.ts).
  *
  * The figure compares like with like: the hand-written handler never assumes a role, so the
  * subject runs without `TENANT_ROLE_ARN` (taken out of the template's environment). As
@@ -17,7 +18,7 @@
  * AssumeRole before the two calls, as a container does in AWS for its first tenant.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -28,6 +29,7 @@ import { toApiGatewayEvent } from '../local/api-gateway-event';
 import type { Simulator } from '../local/simulator/simulator';
 import { buildBundle, bytesByPackage, REPO_ROOT, synthTokenBundle, type LambdaBundle } from './support/bundles';
 import { attributeImportProfiles, type BundleImportProfile, type PhaseMarks } from './support/import-profile';
+import { lambdaRuntimeNodeFlags } from './support/lambda-node-flags';
 import { createContainer, expectStatus, tokenPath } from './support/container';
 import type { DynamoDbLocal } from '../local/dynamodb-local';
 import { startSecretsStub, STUB_SECRET_RANK } from './support/secrets-stub';
@@ -45,9 +47,12 @@ export interface ColdStartOptions {
 
 export interface BundleFacts {
   readonly source: string;
+  /** Of the handler file (index.mjs), which a cold start imports. */
   readonly bytes: number;
   readonly gzipBytes: number;
   readonly sourceMapBytes: number;
+  /** The asset's other code files (the lazy modules), which only later requests may import. */
+  readonly lazyFiles: ReadonlyArray<{ readonly file: string; readonly bytes: number; readonly gzipBytes: number }>;
 }
 
 export interface ColdRun {
@@ -76,12 +81,6 @@ export interface ColdStartResult {
   /** GetSecretValue calls the stub answered per child run (both must make one). */
   readonly secretReadsPerRun: { readonly subject: number; readonly baseline: number };
   readonly importProfile?: { readonly subject: BundleImportProfile; readonly baseline: BundleImportProfile };
-  /**
-   * Information: the token function's entry bundled with the same options but with the modules its
-   * own code imports dynamically left out of the file (what code splitting would load later), run
-   * in the same rotation. Not a baseline: it shows what the lazily loaded code costs by being inline.
-   */
-  readonly withoutDynamicImports?: BundleFacts & { readonly medianMs: ColdRun };
   /**
    * Information: the subject bundle with `TENANT_ROLE_ARN` set (tenant sessions, issue 14) and STS
    * answered by a local stand-in, in the same rotation as the subject without it. Each such child
@@ -136,7 +135,8 @@ export async function measureColdStart(
       }
     }
     const baselineEntry = path.join(REPO_ROOT, 'bench/baseline/hand-written.ts');
-    const baseline = await buildBundle(baselineEntry, path.join(work, 'esbuild-baseline'), 'esbuild, the token function\'s options');
+    // The hand-written handler imports none of the lazy modules: its folder holds index.mjs alone.
+    const baseline = await buildBundle(baselineEntry, path.join(work, 'esbuild-baseline'), 'esbuild, the token function\'s options', false);
     const subjectFacts = facts(subject);
     const subjectBytes = await bytesByPackage(path.join(REPO_ROOT, 'functions/token/handler.ts'));
     const composition = [...subjectBytes.entries()]
@@ -144,20 +144,12 @@ export async function measureColdStart(
       .slice(0, 8)
       .map(([name, bytes]) => ({ name, bytes }));
     const baselineFacts = facts(baseline);
-    const split = await buildBundle(
-      path.join(REPO_ROOT, 'functions/token/handler.ts'),
-      path.join(work, 'esbuild-split'),
-      'esbuild, functions/ dynamic imports left out',
-      true,
-    );
-    const splitFacts = facts(split);
     progress(`  cold start: subject bundle (${subject.source}) ${subjectFacts.bytes} B, baseline ${baselineFacts.bytes} B`);
 
-    // 2. A clean folder per bundle, outside the repository: the bundle, its map, the child script.
+    // 2. A clean folder per bundle, outside the repository: its whole asset (Lambda's /var/task); the child script.
     const clean = path.join(work, 'clean');
     const subjectFile = isolate(subject, path.join(clean, 'subject'));
     const baselineFile = isolate(baseline, path.join(clean, 'baseline'));
-    const splitFile = isolate(split, path.join(clean, 'split'));
     const childScript = path.join(clean, 'cold-start-child.mjs');
     copyFileSync(path.join(REPO_ROOT, 'bench/children/cold-start-child.mjs'), childScript);
 
@@ -208,13 +200,13 @@ export async function measureColdStart(
       // 4. Alternate subject and baseline; the first round warms the OS file cache and is dropped.
       //    Each child must answer 200 with a token and read the secret from the stub once; only the
       //    tenant-session children may call STS, exactly once each.
-      type Which = 'subject' | 'baseline' | 'split' | 'session';
-      const runs: Record<Which, ColdRun[]> = { subject: [], baseline: [], split: [], session: [] };
-      const secretReads: Record<Which, number[]> = { subject: [], baseline: [], split: [], session: [] };
-      const assumeRoles: Record<Which, number[]> = { subject: [], baseline: [], split: [], session: [] };
+      type Which = 'subject' | 'baseline' | 'session';
+      const runs: Record<Which, ColdRun[]> = { subject: [], baseline: [], session: [] };
+      const secretReads: Record<Which, number[]> = { subject: [], baseline: [], session: [] };
+      const assumeRoles: Record<Which, number[]> = { subject: [], baseline: [], session: [] };
       let node = '';
       const firstRequest = `GET ${tokenPath(TENANT)} → 200 with the token (GetSecretValue from the Secrets Manager stub, GetItem from DynamoDB Local)`;
-      const files: Record<Which, string> = { subject: subjectFile, baseline: baselineFile, split: splitFile, session: subjectFile };
+      const files: Record<Which, string> = { subject: subjectFile, baseline: baselineFile, session: subjectFile };
       const checked = async (which: Which, extraArgs: string[] = []) => {
         const before = stub.calls();
         const stsBefore = sts.calls.length;
@@ -233,17 +225,16 @@ export async function measureColdStart(
         node = run.node;
         return run;
       };
-      // Subject and baseline alternate; the information runs go between them, their places rotating.
+      // Subject and baseline alternate; the information run goes between them, its place rotating.
       for (let i = -1; i < options.runs; i++) {
         const order: Which[] = i % 2 === 0 ? ['subject', 'baseline'] : ['baseline', 'subject'];
-        order.splice((i + 3) % 3, 0, 'split');
-        order.splice((i + 4) % 4, 0, 'session');
+        order.splice((i + 3) % 3, 0, 'session');
         for (const which of order) {
           const run = await checked(which);
           if (i >= 0) runs[which].push(run);
         }
       }
-      for (const which of ['subject', 'baseline', 'split', 'session'] as const) {
+      for (const which of ['subject', 'baseline', 'session'] as const) {
         if (secretReads[which].some((n) => n !== 1)) throw new Error(`cold start (${which}): GetSecretValue calls per run ${secretReads[which].join(',')}, expected 1`);
         const expected = which === 'session' ? 1 : 0;
         if (assumeRoles[which].some((n) => n !== expected)) {
@@ -290,7 +281,6 @@ export async function measureColdStart(
         gzipSizeRatio: round(subjectFacts.gzipBytes / baselineFacts.gzipBytes, 3),
         secretReadsPerRun: { subject: 1, baseline: 1 },
         ...(importProfile && { importProfile }),
-        withoutDynamicImports: { ...splitFacts, medianMs: medianRun(runs.split) },
         tenantSession: {
           roleArn: BENCH_TENANT_ROLE_ARN,
           template: templateRole,
@@ -316,20 +306,26 @@ export async function measureColdStart(
 function facts(bundle: LambdaBundle): BundleFacts {
   const code = readFileSync(bundle.file);
   const map = `${bundle.file}.map`;
+  const lazyFiles = readdirSync(bundle.directory)
+    .filter((name) => /\.[cm]?js$/.test(name) && name !== path.basename(bundle.file))
+    .sort()
+    .map((file) => {
+      const bytes = readFileSync(path.join(bundle.directory, file));
+      return { file, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length };
+    });
   return {
     source: bundle.source,
     bytes: code.length,
     gzipBytes: gzipSync(code, { level: 9 }).length,
     sourceMapBytes: existsSync(map) ? readFileSync(map).length : 0,
+    lazyFiles,
   };
 }
 
+/** Copies the bundle's whole asset folder, as Lambda has it in /var/task; returns the handler file's copy. */
 function isolate(bundle: LambdaBundle, directory: string): string {
-  mkdirSync(directory, { recursive: true });
-  const target = path.join(directory, path.basename(bundle.file));
-  copyFileSync(bundle.file, target);
-  if (existsSync(`${bundle.file}.map`)) copyFileSync(`${bundle.file}.map`, `${target}.map`);
-  return target;
+  cpSync(bundle.directory, directory, { recursive: true });
+  return path.join(directory, path.basename(bundle.file));
 }
 
 /** What the function gets when the template is not available: the stack's defaults, from the shared contract. */
@@ -376,7 +372,9 @@ function runChild(
 ): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [...nodeArgs, script, bundle, eventFile], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // As Lambda's runtime starts node for the function's memory size (support/lambda-node-flags.ts).
+    const runtimeFlags = lambdaRuntimeNodeFlags(Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE));
+    const child = spawn(process.execPath, [...runtimeFlags, ...nodeArgs, script, bundle, eventFile], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let wallMs = Number.NaN;

@@ -232,10 +232,10 @@ function stampedeCheck(s: StampedeResult): TargetCheck {
         !callsOk ? 'more than one upstream call in some run' : '',
         !p99Ok
           ? `p99 above ${TARGETS.stampedeP99OverD}× D in ${missedRows.map((row) => `K=${row.containers} × C=${row.requestsPerContainer} (${row.p99OverD.toFixed(3)}× D)`).join(', ')}; ` +
-            (worst.worstRun === undefined ? '' : `in the worst run of K=${worst.containers} × C=${worst.requestsPerContainer} (p99 ${ratio(worst.worstRun.p99OverD)} D) the firing loop took ${wholeMs(worst.worstRun.fireSpreadMs)} to start all ${worst.totalRequests} invocations, ` +
+            (worst.worstRun === undefined ? '' : `in the worst run of K=${worst.containers} × C=${worst.requestsPerContainer} (p99 ${ratio(worst.worstRun.p99OverD)} D) the containers took ${wholeMs(worst.worstRun.fireSpreadMs)} to start all ${worst.totalRequests} invocations, ` +
             `the holder called the upstream ${wholeMs(worst.worstRun.upstreamCallAtMs)} after firing began (secret, read and lease in every container at once), ` +
             `the call took ${wholeMs(worst.worstRun.upstreamCallMs)} for D = ${wholeMs(s.issueDelayMs)}, and the last caller was answered ${wholeMs(worst.worstRun.lastAnswerAfterUpstreamMs)} after the upstream's answer ` +
-            `(the store, the other containers' next poll round, and ${worst.totalRequests} completions, all on this process's one event loop; real containers each have their own)`) +
+            `(the store, the other containers' next poll round, and ${worst.totalRequests} completions; the ${worst.containers} container processes, DynamoDB Local and the simulator share this machine's cores, where real containers each have their own)`) +
             (worst.p99OverD <= TARGETS.stampedeP99OverD + 0.05 ? '; this close to the limit the verdict varies from run to run' : '')
           : '',
         non200 > 0 ? `${non200} callers got an error` : '',
@@ -335,14 +335,14 @@ export function markdown(results: Results): string {
     const s = results.stampede;
     lines.push(
       '',
-      `**Stampede detail** (D = ${s.issueDelayMs} ms; C is per container, so K × C requests are in flight at once; every run is a new tenant with no token; latency over all callers of all runs):`,
+      `**Stampede detail** (D = ${s.issueDelayMs} ms; C is per container, so K × C requests are in flight at once; ${s.containerProcess ? `each container is a process of its own, started with the heap flags Lambda's runtime gives a ${s.containerProcess.memoryMb} MB function (${s.containerProcess.nodeFlags.filter((f) => f.includes('space')).join(' ')}), warmed up before the runs; ` : ''} every run is a new tenant with no token; latency over all callers of all runs; timeline from the first container's first invocation):`,
       '',
-      '| K containers | C per container | K × C | runs | upstream calls per run | max concurrent upstream calls | p50 ÷ D | p99 ÷ D | worst run p99 ÷ D | max ÷ D | slowest container\'s first answer ÷ D | non-200 | worst run: firing / upstream call at / call took / last answer after it |',
+      '| K containers | C per container | K × C | runs | upstream calls per run | max concurrent upstream calls | p50 ÷ D | p99 ÷ D | p99 ÷ D of each run | max ÷ D | slowest container\'s first answer ÷ D | non-200 | worst run: firing / upstream call at / call took / last answer after it |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const row of s.rows) {
       lines.push(
-        `| ${row.containers} | ${row.requestsPerContainer} | ${row.totalRequests} | ${row.repetitions} | ${row.upstreamCallsPerRun.join(', ')} | ${row.maxConcurrentUpstreamCalls} | ${row.p50OverD} | ${row.p99OverD} | ${row.worstRunP99OverD} | ${row.maxOverD} | ${row.slowestContainerFirstAnswerOverD} | ${row.non200} | ${row.worstRun ? `${wholeMs(row.worstRun.fireSpreadMs)} / ${wholeMs(row.worstRun.upstreamCallAtMs)} / ${wholeMs(row.worstRun.upstreamCallMs)} / ${wholeMs(row.worstRun.lastAnswerAfterUpstreamMs)}` : '—'} |`,
+        `| ${row.containers} | ${row.requestsPerContainer} | ${row.totalRequests} | ${row.repetitions} | ${row.upstreamCallsPerRun.join(', ')} | ${row.maxConcurrentUpstreamCalls} | ${row.p50OverD} | ${row.p99OverD} | ${row.runP99OverD?.join(', ') ?? `worst ${row.worstRunP99OverD}`} | ${row.maxOverD} | ${row.slowestContainerFirstAnswerOverD} | ${row.non200} | ${row.worstRun ? `${wholeMs(row.worstRun.fireSpreadMs)} / ${wholeMs(row.worstRun.upstreamCallAtMs)} / ${wholeMs(row.worstRun.upstreamCallMs)} / ${wholeMs(row.worstRun.lastAnswerAfterUpstreamMs)}` : '—'} |`,
       );
     }
   }
@@ -416,13 +416,17 @@ function coldStartDetail(lines: string[], c: ColdStartResult): void {
     `| token function | ${c.subject.source} | ${bytes(c.subject.bytes)} | ${bytes(c.subject.gzipBytes)} | ${bytes(c.subject.sourceMapBytes)} | ${ms(c.subject.medianMs.processStartToImportMs)} | ${ms(c.subject.medianMs.importMs)} | ${ms(c.subject.medianMs.firstRequestMs)} | ${ms(c.subject.medianMs.totalMs)} | ${ms(c.subject.medianMs.wallMs)} |`,
     `| hand-written handler | ${c.baseline.source} | ${bytes(c.baseline.bytes)} | ${bytes(c.baseline.gzipBytes)} | ${bytes(c.baseline.sourceMapBytes)} | ${ms(c.baseline.medianMs.processStartToImportMs)} | ${ms(c.baseline.medianMs.importMs)} | ${ms(c.baseline.medianMs.firstRequestMs)} | ${ms(c.baseline.medianMs.totalMs)} | ${ms(c.baseline.medianMs.wallMs)} |`,
   );
-  const w = c.withoutDynamicImports;
-  if (w) {
+  lines.push(
+    '',
+    'Both bundles run with the template\'s environment; it sets no `NODE_OPTIONS=--enable-source-maps`, which would make Node read the source map at import (the larger the map, the longer).',
+  );
+  // Older results carry no lazyFiles.
+  const lazy = c.subject.lazyFiles ?? [];
+  if (lazy.length > 0) {
     lines.push(
-      `| information: the token function with the modules its own code imports dynamically (functions/adapters/lambda-sdk.ts: the Lambda client, loaded on the first refresh request) left out of the file, as code splitting would | ${w.source} | ${bytes(w.bytes)} | ${bytes(w.gzipBytes)} | ${bytes(w.sourceMapBytes)} | ${ms(w.medianMs.processStartToImportMs)} | ${ms(w.medianMs.importMs)} | ${ms(w.medianMs.firstRequestMs)} | ${ms(w.medianMs.totalMs)} | ${ms(w.medianMs.wallMs)} |`,
       '',
-      `Code that the first request never runs still costs by being in the file: leaving the modules that functions/ imports dynamically out (${bytes(c.subject.bytes - w.bytes)}) changes the median cold start by ${signed(w.medianMs.totalMs - c.subject.medianMs.totalMs)} (import ${signed(w.medianMs.importMs - c.subject.medianMs.importMs)}); it would be ${ratio(w.medianMs.totalMs / c.baseline.medianMs.totalMs)} the hand-written handler's. ` +
-        'Both bundles run with the template\'s environment; it sets no `NODE_OPTIONS=--enable-source-maps`, which would make Node read the source map at import (the larger the map, the longer).',
+      `Size and gzipped size are index.mjs's, which the cold start imports. Beside it in the asset, loaded only when the code asks for it (contract/lazy-modules.ts; the Lambda client on a container's first refresh request): ${lazy.map((f) => `${f.file} ${bytes(f.bytes)} (${bytes(f.gzipBytes)} gzipped)`).join(', ')}. ` +
+        'Such a file bundles its own copy of the AWS SDK core that index.mjs holds too: without code splitting (NodejsFunction gives esbuild one output file) the two share nothing.',
     );
   }
   const t = c.tenantSession;

@@ -53,7 +53,8 @@ const settings = {
       ? ([[1, 100], [8, 500]] as const)
       : ([[1, 1], [1, 500], [2, 250], [4, 100], [8, 100], [8, 500]] as const),
     repetitions: quick ? 1 : 3,
-    engineWarmupCycles: quick ? 100 : 300,
+    engineWarmupCycles: quick ? 50 : 100,
+    tableHits: quick ? 200 : 300,
   },
   coldStart: { runs: quick ? 3 : 10, profileRuns: quick ? 2 : 5, noSynth: flag('no-synth') },
   outage: quick

@@ -1,18 +1,21 @@
 /**
- * Figure 3: a stampede. K simulated containers (separate `wireVendor` calls: separate in-flight
- * maps and background refreshes) each receive C concurrent requests for one tenant that has no token
- * yet, against one DynamoDB Local table and one upstream simulator that takes D ms to issue a
- * token. Counted: upstream calls (limit 1) and every caller's latency as a multiple of D (target:
- * p99 ≤ 1.15 × D).
+ * Figure 3: a stampede. K simulated containers each receive C concurrent requests for one tenant
+ * that has no token yet, against one DynamoDB Local table and one upstream simulator that takes D
+ * ms to issue a token. Counted: upstream calls (limit 1) and every caller's latency as a multiple
+ * of D (target: p99 ≤ 1.15 × D).
  *
- * The simulator runs in a process of its own (support/simulator-process.ts), as DynamoDB Local
- * does: the upstream is somebody else's servers, and its delay must not wait on this process's
- * event loop.
+ * Each container is a process of its own (children/stampede-container.ts), started with the heap
+ * flags Lambda's runtime gives the function's memory size (support/lambda-node-flags.ts): a Lambda
+ * execution environment has its own CPU, and in one process the C invocations of one container
+ * would wait on the event loop of all the others. The simulator runs in a process of its own too
+ * (support/simulator-process.ts), as DynamoDB Local does: the upstream is somebody else's servers.
+ * This machine's cores are still shared by all of them.
  */
-import { EkuaibaoClient } from '../functions/adapters/ekuaibao-client';
-import { StaticCredentials } from '../functions/adapters/tenant-credentials';
-import type { UpstreamAuth } from '../functions/domain/types';
-import { createContainer, expectStatus, tokenPath, type Container } from './support/container';
+import type { TimedCall } from './children/stampede-container';
+import { ContainerProcess } from './support/container-process';
+import { TOKEN_VENDING_DEFAULTS } from '../lib/token-vending';
+import { tokenPath } from './support/container';
+import { lambdaRuntimeNodeFlags } from './support/lambda-node-flags';
 import type { DynamoDbLocal } from '../local/dynamodb-local';
 import { BENCH_CREDENTIAL } from './latency';
 import { percentile, round } from './support/stats';
@@ -24,10 +27,13 @@ export interface StampedeOptions {
   readonly combos: ReadonlyArray<readonly [number, number]>;
   readonly repetitions: number;
   /**
-   * Lease cycles (read, conditional acquire, store) run on the warm-up tenant before the runs, so
-   * that DynamoDB Local's JVM has compiled its write path (see `warmEngineWrites`).
+   * Lease cycles (read, conditional acquire, store) each container process runs on a tenant of its
+   * own before the runs, so that DynamoDB Local's JVM and the process's V8 have compiled the paths
+   * a stampede takes (see `warm`).
    */
   readonly engineWarmupCycles: number;
+  /** Table hits through the handler each container process makes before the runs (see `warm`). */
+  readonly tableHits: number;
 }
 
 export interface StampedeRow {
@@ -45,13 +51,18 @@ export interface StampedeRow {
   readonly maxOverD: number;
   /** The worst repetition's p99 ÷ D. */
   readonly worstRunP99OverD: number;
+  /** Each repetition's p99 ÷ D, in order (absent in results written before it was recorded). */
+  readonly runP99OverD?: number[];
   /**
-   * When the slowest container answered its first caller, from the moment firing began, ÷ D (max
-   * over runs). Caller latency beyond this is the time one Node process takes to finish K × C
-   * handler invocations (all simulated containers share its event loop; real containers do not).
+   * When the slowest container answered its first caller, from the moment the first container
+   * began firing, ÷ D (max over runs).
    */
   readonly slowestContainerFirstAnswerOverD: number;
-  /** The longest time the synchronous firing loop took to start all K × C invocations. */
+  /**
+   * The longest time from the first container beginning to fire to the last one having started
+   * all of its C invocations (the containers are told at once; their processes share this
+   * machine's cores).
+   */
   readonly fireSpreadMs: number;
   /** Where the time of the run with the worst p99 went (absent in results written before it was measured). */
   readonly worstRun?: StampedePhases;
@@ -64,7 +75,7 @@ export interface StampedeRow {
  */
 export interface StampedePhases {
   readonly p99OverD: number;
-  /** Firing began → the synchronous firing loop had started every invocation. */
+  /** The first container began firing → every container had started all of its invocations. */
   readonly fireSpreadMs: number;
   /** Firing began → the holder called the upstream (secret, read, lease, in every container at once). */
   readonly upstreamCallAtMs: number;
@@ -75,10 +86,15 @@ export interface StampedePhases {
 
 export interface StampedeResult {
   readonly issueDelayMs: number;
+  /** How the container processes ran (absent in results written when all containers shared one process). */
+  readonly containerProcess?: { readonly memoryMb: number; readonly nodeFlags: string[] };
   readonly rows: StampedeRow[];
 }
 
 export const STAMPEDE_TABLE = 'bench-stampede';
+const WARMUP_TENANT = 'stampede-warmup';
+const WARMING_STAMPEDE_TENANT = 'stampede-warming-crowd';
+const WARMING_STAMPEDE_REQUESTS = 100;
 
 export async function measureStampede(
   engine: DynamoDbLocal,
@@ -100,28 +116,52 @@ async function stampede(
   progress: (line: string) => void,
 ): Promise<StampedeResult> {
   await engine.createTable(STAMPEDE_TABLE);
-  await simulator.configure({ issueDelayMs: options.issueDelayMs });
-  const tenants: string[] = ['stampede-warmup'];
+  const maxK = Math.max(...options.combos.map(([k]) => k));
+  const warmingTenants = Array.from({ length: maxK }, (_, i) => `stampede-warming-${i}`);
+  const tenants: string[] = [WARMUP_TENANT, WARMING_STAMPEDE_TENANT, ...warmingTenants];
   options.combos.forEach(([k, c]) => {
-    for (let r = 0; r < options.repetitions; r++) tenants.push(`stampede-k${k}-c${c}-r${r}`);
+    for (let r = 0; r < options.repetitions; r++) tenants.push(runTenant(k, c, r));
   });
-  const secret = { appKey: BENCH_CREDENTIAL.appKey, appSecurity: BENCH_CREDENTIAL.appSecurity, baseUrl: simulator.baseUrl };
-  const parsing = { defaultBaseUrl: simulator.baseUrl, allowLoopbackHttp: true };
-  const credentials = new StaticCredentials(Object.fromEntries(tenants.map((t) => [t, secret])), parsing);
-  const upstream = timedUpstream(new EkuaibaoClient());
-  const newContainer = () =>
-    createContainer({ tableName: STAMPEDE_TABLE, dynamoDbEndpoint: engine.endpoint, credentials, logLevel: 'WARN', upstream: upstream.client });
 
-  // One token in the table for warming containers up: a container that has served before (SDK
-  // clients built, connections open) meets a tenant whose token is missing.
-  const seeder = newContainer();
-  expectStatus(await seeder.get(tokenPath('stampede-warmup')), 200, 'seeding the warm-up tenant');
-  await warmEngineWrites(seeder, options.engineWarmupCycles, simulator, options.issueDelayMs);
+  // One process per container (a Lambda execution environment has its own CPU), started once; each
+  // run builds new containers in them.
+  const processes = await Promise.all(
+    Array.from({ length: maxK }, () =>
+      ContainerProcess.start({
+        tableName: STAMPEDE_TABLE,
+        dynamoDbEndpoint: engine.endpoint,
+        baseUrl: simulator.baseUrl,
+        credential: BENCH_CREDENTIAL,
+        tenants,
+        warmupTenant: WARMUP_TENANT,
+        memoryMb: TOKEN_VENDING_DEFAULTS.memorySize,
+      }),
+    ),
+  );
+  try {
+    await warm(processes, warmingTenants, simulator, options);
+    const memoryMb = TOKEN_VENDING_DEFAULTS.memorySize;
+    return {
+      issueDelayMs: options.issueDelayMs,
+      containerProcess: { memoryMb, nodeFlags: lambdaRuntimeNodeFlags(memoryMb) },
+      rows: await runCombos(processes, simulator, options, progress),
+    };
+  } finally {
+    await Promise.all(processes.map((container) => container.close()));
+  }
+}
 
+async function runCombos(
+  processes: ContainerProcess[],
+  simulator: SimulatorProcess,
+  options: StampedeOptions,
+  progress: (line: string) => void,
+): Promise<StampedeRow[]> {
   const rows: StampedeRow[] = [];
   for (const [k, c] of options.combos) {
     const latencies: number[] = [];
     const upstreamCallsPerRun: number[] = [];
+    const runP99OverD: number[] = [];
     let maxConcurrent = 0;
     let non200 = 0;
     let worstRunP99 = 0;
@@ -129,11 +169,11 @@ async function stampede(
     let fireSpread = 0;
     let worstRun: StampedePhases | undefined;
     for (let r = 0; r < options.repetitions; r++) {
-      const containers = Array.from({ length: k }, newContainer);
-      await Promise.all(containers.map(async (container) => expectStatus(await container.get(tokenPath('stampede-warmup')), 200, 'warm-up')));
+      const containers = processes.slice(0, k);
+      await Promise.all(containers.map((container) => container.newContainer()));
+      await Promise.all(containers.map((container) => container.prepare(tokenPath(runTenant(k, c, r)), c)));
       await simulator.reset();
-      upstream.calls.length = 0;
-      const run = await fire(containers, c, tokenPath(`stampede-k${k}-c${c}-r${r}`));
+      const run = await fire(containers);
       const counters = await simulator.counters();
       upstreamCallsPerRun.push(counters.getAccessToken + counters.refreshToken);
       maxConcurrent = Math.max(maxConcurrent, counters.inFlightMax.getAccessToken, counters.inFlightMax.refreshToken);
@@ -141,7 +181,7 @@ async function stampede(
       latencies.push(...run.latencies);
       const runP99 = percentile(run.latencies, 99);
       if (worstRun === undefined || runP99 / options.issueDelayMs > worstRun.p99OverD) {
-        const call = upstream.calls[0];
+        const call = run.upstreamCalls[0];
         worstRun = {
           p99OverD: round(runP99 / options.issueDelayMs),
           fireSpreadMs: round(run.fireSpreadMs, 1),
@@ -151,6 +191,8 @@ async function stampede(
         };
       }
       worstRunP99 = Math.max(worstRunP99, runP99);
+      runP99OverD.push(round(runP99 / options.issueDelayMs));
+      progress(`    K=${k} C=${c} run ${r + 1}: p99 ${round(runP99 / options.issueDelayMs)}×D, containers firing ${Math.round(run.fireSpreadMs)} ms`);
       slowestFirstAnswer = Math.max(slowestFirstAnswer, run.slowestContainerFirstAnswerMs);
       fireSpread = Math.max(fireSpread, run.fireSpreadMs);
     }
@@ -167,6 +209,7 @@ async function stampede(
       p99OverD: round(percentile(latencies, 99) / d),
       maxOverD: round(Math.max(...latencies) / d),
       worstRunP99OverD: round(worstRunP99 / d),
+      runP99OverD,
       slowestContainerFirstAnswerOverD: round(slowestFirstAnswer / d),
       fireSpreadMs: round(fireSpread, 1),
       worstRun: worstRun!,
@@ -177,81 +220,64 @@ async function stampede(
         `slowest container's first answer ${row.slowestContainerFirstAnswerOverD}×D, non-200 ${non200}`,
     );
   }
-  return { issueDelayMs: options.issueDelayMs, rows };
+  return rows;
 }
 
 /**
- * DynamoDB Local is a Java program: until its JIT has compiled the conditional UpdateItem path, a
- * write takes 5–20 ms on this machine instead of 1–3 ms, and each stampede run makes only two
- * writes that callers wait on (the lease, the token). A stampede measures the service's waiting,
- * not a cold JVM, so the engine's writes are warmed first, as figure 2 warms its reads: the seeding
- * container refreshes the warm-up tenant's token `cycles` times through its lease (GetItem,
- * UpdateItem with the lease condition, UpdateItem storing the token), with the simulator answering
- * at once. The stampede tenants are untouched: every run still meets a tenant with no item.
+ * Before the runs, with the simulator answering at once, each container process warms up on a
+ * tenant of its own: `engineWarmupCycles` lease cycles (GetItem, UpdateItem with the lease
+ * condition, UpdateItem storing the token) and `tableHits` reads through the handler. Then the
+ * warm-up tenant every run's containers read first gets its token, and every process takes part
+ * in one unmeasured stampede of 100 requests each (at D).
+ *
+ * - DynamoDB Local is a Java program: until its JIT has compiled the conditional UpdateItem path, a
+ *   write takes 5–20 ms on this machine instead of 1–3 ms, and each stampede run makes only two
+ *   writes that callers wait on (the lease, the token).
+ * - A container in a stampede has served before: V8 has compiled its code, as in a busy Lambda
+ *   container. Cold, a process fires its invocations several times slower.
+ *
+ * The stampede tenants are untouched: every run still meets a tenant with no item.
  */
-async function warmEngineWrites(container: Container, cycles: number, simulator: SimulatorProcess, issueDelayMs: number): Promise<void> {
+async function warm(processes: ContainerProcess[], warmingTenants: string[], simulator: SimulatorProcess, options: StampedeOptions): Promise<void> {
   await simulator.configure({ issueDelayMs: 0 });
   try {
-    for (let i = 0; i < cycles; i++) {
-      // A horizon past the token's lifetime: the token is always due, so every cycle takes the lease.
-      const outcome = await container.vendor.refresh('stampede-warmup', 10 * 365 * 24 * 3_600_000);
-      if (outcome !== 'refreshed') throw new Error(`warming the engine's writes: refresh ${outcome}`);
-    }
+    await Promise.all(processes.map((container, i) => container.warm(warmingTenants[i]!, options.engineWarmupCycles, options.tableHits)));
+    await processes[0]!.newContainer();
   } finally {
-    await simulator.configure({ issueDelayMs });
+    await simulator.configure({ issueDelayMs: options.issueDelayMs });
   }
+  // One unmeasured stampede in every process, so that each has run the waiting path (lease lost,
+  // shared poll, answer) once, as the processes of a later combination have in the earlier ones.
+  await Promise.all(processes.map((container) => container.newContainer()));
+  await Promise.all(processes.map((container) => container.prepare(tokenPath(WARMING_STAMPEDE_TENANT), WARMING_STAMPEDE_REQUESTS)));
+  const run = await fire(processes);
+  if (run.non200 > 0) throw new Error(`the warming stampede answered ${run.non200} non-200`);
 }
 
-/** Fires C requests into each container, round-robin so that every container starts at once. */
-async function fire(
-  containers: Container[],
-  perContainer: number,
-  path: string,
-): Promise<{
+/** Tells every container to fire its C requests, then lines their timelines up. */
+async function fire(containers: ContainerProcess[]): Promise<{
   latencies: number[];
   non200: number;
   slowestContainerFirstAnswerMs: number;
   fireSpreadMs: number;
   fireStartedAt: number;
   lastAnswerAt: number;
+  upstreamCalls: TimedCall[];
 }> {
-  const prepared = [];
-  for (let i = 0; i < perContainer; i++) {
-    for (const [index, container] of containers.entries()) prepared.push({ index, container, ...container.prepare(path) });
-  }
-  let non200 = 0;
-  let lastAnswerAt = 0;
-  const firstAnswer = new Array<number>(containers.length).fill(Number.POSITIVE_INFINITY);
-  const fireStarted = performance.now();
-  const pending = prepared.map(async ({ index, container, event, context }) => {
-    const started = performance.now();
-    const result = await container.handler(event, context);
-    const ended = performance.now();
-    lastAnswerAt = Math.max(lastAnswerAt, ended);
-    if (result.statusCode !== 200) non200++;
-    firstAnswer[index] = Math.min(firstAnswer[index]!, ended - fireStarted);
-    return ended - started;
-  });
-  const fireSpreadMs = performance.now() - fireStarted;
-  const latencies = await Promise.all(pending);
-  return { latencies, non200, slowestContainerFirstAnswerMs: Math.max(...firstAnswer), fireSpreadMs, fireStartedAt: fireStarted, lastAnswerAt };
+  for (const container of containers) container.fire();
+  const runs = await Promise.all(containers.map((container) => container.fired()));
+  const fireStartedAt = Math.min(...runs.map((run) => run.fireStartedAt));
+  return {
+    latencies: runs.flatMap((run) => run.latencies),
+    non200: runs.reduce((sum, run) => sum + run.non200, 0),
+    slowestContainerFirstAnswerMs: Math.max(...runs.map((run) => run.firstAnswerAt - fireStartedAt)),
+    fireSpreadMs: Math.max(...runs.map((run) => run.fireEndedAt)) - fireStartedAt,
+    fireStartedAt,
+    lastAnswerAt: Math.max(...runs.map((run) => run.lastAnswerAt)),
+    upstreamCalls: runs.flatMap((run) => run.upstreamCalls),
+  };
 }
 
-/** The Ekuaibao client the containers use, recording when each getAccessToken was made and answered. */
-function timedUpstream(client: UpstreamAuth): { client: UpstreamAuth; calls: { startedAt: number; endedAt: number }[] } {
-  const calls: { startedAt: number; endedAt: number }[] = [];
-  return {
-    calls,
-    client: {
-      getAccessToken: async (credentials, signal) => {
-        const startedAt = performance.now();
-        try {
-          return await client.getAccessToken(credentials, signal);
-        } finally {
-          calls.push({ startedAt, endedAt: performance.now() });
-        }
-      },
-      refreshToken: (credentials, current, options, signal) => client.refreshToken(credentials, current, options, signal),
-    },
-  };
+function runTenant(k: number, c: number, repetition: number): string {
+  return `stampede-k${k}-c${c}-r${repetition}`;
 }

@@ -10,15 +10,18 @@ import { METRIC } from '../../contract/metrics';
 export { METRIC };
 
 /**
- * During an outage every caller is served the still-valid token: the metric counts each one, the
- * log says so once a minute per container, not once per request (thousands of lines a second
- * that CloudWatch Logs would bill, with nothing new in them).
+ * Events that happen to every caller of a crowd are counted by their metric each time and logged
+ * once a minute per container, not once per request: during an outage every caller is served the
+ * still-valid token, and in a stampede every caller but one waits for the holder's upstream call.
+ * A line per request would be thousands of lines a second with nothing new in them, which
+ * CloudWatch Logs would bill and every waiting invocation would spend CPU writing.
  */
-export const SERVED_STALE_LOG_INTERVAL_MS = 60_000;
+export const REPEATED_EVENT_LOG_INTERVAL_MS = 60_000;
 
 export function powertoolsEvents(metrics: Metrics, logger: Logger, now: () => number = Date.now): VendorEvents {
   const count = (name: string) => metrics.addMetric(name, MetricUnit.Count, 1);
-  let staleLoggedAt: number | undefined;
+  const staleLog = oncePerInterval(now);
+  const leaseWaitLog = oncePerInterval(now);
   return {
     cacheHit() {
       count(METRIC.cacheHitTable);
@@ -33,13 +36,14 @@ export function powertoolsEvents(metrics: Metrics, logger: Logger, now: () => nu
       count(METRIC.leaseWaits);
       metrics.addMetric(METRIC.leaseWaitTime, MetricUnit.Milliseconds, waitedMs);
       if (outcome === 'timed-out') count(METRIC.leaseWaitTimeouts);
-      logger.info('waited for another invocation’s upstream call', { outcome, waitedMs });
+      // A wait that timed out answers 503, and that request's failure is logged on its own.
+      if (leaseWaitLog()) {
+        logger.info('waited for another invocation’s upstream call (logged once a minute; LeaseWaits counts every wait)', { outcome, waitedMs });
+      }
     },
     servedStale() {
       count(METRIC.servedStale);
-      const at = now();
-      if (staleLoggedAt !== undefined && at - staleLoggedAt < SERVED_STALE_LOG_INTERVAL_MS) return;
-      staleLoggedAt = at;
+      if (!staleLog()) return;
       logger.warn('the last refresh failed; serving the still-valid token (logged once a minute; ServedStaleOnUpstreamFailure counts every answer)');
     },
     refreshTriggered(outcome) {
@@ -65,5 +69,16 @@ export function powertoolsEvents(metrics: Metrics, logger: Logger, now: () => nu
     notice(message, detail) {
       logger.warn(message, detail);
     },
+  };
+}
+
+/** True the first time, then at most once per REPEATED_EVENT_LOG_INTERVAL_MS. */
+function oncePerInterval(now: () => number): () => boolean {
+  let loggedAt: number | undefined;
+  return () => {
+    const at = now();
+    if (loggedAt !== undefined && at - loggedAt < REPEATED_EVENT_LOG_INTERVAL_MS) return false;
+    loggedAt = at;
+    return true;
   };
 }
