@@ -67,6 +67,8 @@ export interface ColdRun {
 export interface ColdStartResult {
   readonly runs: number;
   readonly node: string;
+  /** The flags every child ran with, as Lambda's runtime gives them (absent in results written before they were used). */
+  readonly runtimeFlags?: string[];
   readonly subject: BundleFacts & {
     readonly medianMs: ColdRun;
     readonly firstRequest: string;
@@ -274,6 +276,7 @@ export async function measureColdStart(
       return {
         runs: options.runs,
         node,
+        runtimeFlags: lambdaRuntimeNodeFlags(Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE)),
         subject: { ...subjectFacts, medianMs: subjectMedian, firstRequest, composition },
         baseline: { ...baselineFacts, medianMs: baselineMedian, firstRequest },
         ratio: round(subjectMedian.totalMs / baselineMedian.totalMs, 3),
