@@ -335,7 +335,7 @@ export function markdown(results: Results): string {
     const s = results.stampede;
     lines.push(
       '',
-      `**Stampede detail** (D = ${s.issueDelayMs} ms; C is per container, so K × C requests are in flight at once; ${s.containerProcess ? `each container is a process of its own, started with the heap flags Lambda's runtime gives a ${s.containerProcess.memoryMb} MB function (${s.containerProcess.nodeFlags.filter((f) => f.includes('space')).join(' ')}), warmed up before the runs; ` : ''}every run is a new tenant with no token; latency over all callers of all runs; timeline from the first container's first invocation):`,
+      `**Stampede detail** (D = ${s.issueDelayMs} ms; C is per container, so K × C requests are in flight at once; ${s.containerProcess ? `each container is a process of its own, started with the heap flags Lambda's runtime gives a ${s.containerProcess.memoryMb} MB function (${heapFlags(s.containerProcess.nodeFlags)}), warmed up before the runs; ` : ''}every run is a new tenant with no token; latency over all callers of all runs; timeline from the first container's first invocation):`,
       '',
       '| K containers | C per container | K × C | runs | upstream calls per run | max concurrent upstream calls | p50 ÷ D | p99 ÷ D | p99 ÷ D of each run | max ÷ D | slowest container\'s first answer ÷ D | non-200 | worst run: firing / upstream call at / call took / last answer after it |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -409,7 +409,7 @@ export function markdown(results: Results): string {
 function coldStartDetail(lines: string[], c: ColdStartResult): void {
   lines.push(
     '',
-    `**Cold start detail** (median of ${c.runs} alternating runs each, Node ${c.node}, fresh process${c.runtimeFlags ? ` started with the heap flags Lambda's runtime gives the function's memory size (${c.runtimeFlags.filter((f) => f.includes('space')).join(' ')})` : ''} in an empty folder, the template's environment for both${c.tenantSession ? ` without TENANT_ROLE_ARN (${c.tenantSession.template === 'has TENANT_ROLE_ARN' ? 'the template sets it; taken out here' : c.tenantSession.template === 'no TENANT_ROLE_ARN' ? 'the template does not set it' : 'no template'}: the hand-written handler assumes no role)` : ''}; first request: ${c.subject.firstRequest}):`,
+    `**Cold start detail** (median of ${c.runs} alternating runs each, Node ${c.node}, fresh process${c.runtimeFlags ? ` started with the heap flags Lambda's runtime gives the function's memory size (${heapFlags(c.runtimeFlags)})` : ''} in an empty folder, the template's environment for both${c.tenantSession ? ` without TENANT_ROLE_ARN (${c.tenantSession.template === 'has TENANT_ROLE_ARN' ? 'the template sets it; taken out here' : c.tenantSession.template === 'no TENANT_ROLE_ARN' ? 'the template does not set it' : 'no template'}: the hand-written handler assumes no role)` : ''}; first request: ${c.subject.firstRequest}):`,
     '',
     '| bundle | source | size | gzipped | source map | process start → import | import | first request | total | spawn → response (parent) |',
     '|---|---|---|---|---|---|---|---|---|---|',
@@ -546,4 +546,9 @@ export function consoleTable(results: Results): string {
 /** Milliseconds to the unit, for a timeline whose parts are compared with D. */
 function wholeMs(value: number): string {
   return `${Math.round(value)} ms`;
+}
+
+/** The heap-size flags among Lambda's runtime flags (bench/support/lambda-node-flags.ts), as the detail texts quote them. */
+function heapFlags(flags: readonly string[]): string {
+  return flags.filter((f) => f.includes('space')).join(' ');
 }

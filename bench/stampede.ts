@@ -125,6 +125,7 @@ async function stampede(
 
   // One process per container (a Lambda execution environment has its own CPU), started once; each
   // run builds new containers in them.
+  const memoryMb = TOKEN_VENDING_DEFAULTS.memorySize;
   const processes = await Promise.all(
     Array.from({ length: maxK }, () =>
       ContainerProcess.start({
@@ -134,13 +135,12 @@ async function stampede(
         credential: BENCH_CREDENTIAL,
         tenants,
         warmupTenant: WARMUP_TENANT,
-        memoryMb: TOKEN_VENDING_DEFAULTS.memorySize,
+        memoryMb,
       }),
     ),
   );
   try {
     await warm(processes, warmingTenants, simulator, options);
-    const memoryMb = TOKEN_VENDING_DEFAULTS.memorySize;
     return {
       issueDelayMs: options.issueDelayMs,
       containerProcess: { memoryMb, nodeFlags: lambdaRuntimeNodeFlags(memoryMb) },

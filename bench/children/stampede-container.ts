@@ -7,7 +7,7 @@
  *   refresh `tenant`'s token `leaseCycles` times through its lease, then read it `tableHits` times
  *   through the handler. A container in a stampede has served before, so its code is compiled
  *   (V8's JIT) as in a busy Lambda container, and DynamoDB Local's conditional writes are warmed
- *   (see `warmEngineWrites` in bench/stampede.ts);
+ *   (see `warm` in bench/stampede.ts);
  * - `{ op: 'container' }`: build a new container (`createContainer`: new SDK clients, in-flight
  *   maps and polls) and warm it up with a table hit on the warm-up tenant;
  * - `{ op: 'prepare', path, count }`: build `count` API Gateway events and contexts, untimed;
